@@ -1,0 +1,1 @@
+//! Parsers (to be written).

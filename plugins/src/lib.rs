@@ -1,0 +1,1 @@
+//! Plugins (to be written).
