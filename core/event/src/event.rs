@@ -37,6 +37,25 @@ pub fn write_head(out: &mut Vec<u8>, time: EventTime, metadata: &[u8]) {
     }
 }
 
+/// Length of the head written by [`begin_event`].
+pub const HEAD_LEN: usize = 13;
+
+/// Starts an event whose time is not known until its body is parsed: writes a fixed-size head
+/// (`[[time, {}], `) with a zero time and returns its position for [`set_time`].
+///
+/// Parsers append the body right after, so a record is encoded in place with no copy; on a
+/// parse error the caller truncates the buffer back to the returned position.
+pub fn begin_event(out: &mut Vec<u8>) -> usize {
+    let pos = out.len();
+    write_head(out, EventTime::default(), &[]);
+    pos
+}
+
+/// Sets the time of an event started with [`begin_event`] at `pos`.
+pub fn set_time(out: &mut [u8], pos: usize, time: EventTime) {
+    out[pos + 4..pos + 12].copy_from_slice(&time.to_ext_bytes());
+}
+
 /// Appends a whole event.
 pub fn write_event(out: &mut Vec<u8>, time: EventTime, metadata: &[u8], body: &[u8]) {
     write_head(out, time, metadata);
@@ -307,6 +326,18 @@ mod tests {
         let evs: Vec<_> = Events::new(&buf).collect::<Result<_, _>>().unwrap();
         assert_eq!(evs[0].time, EventTime::new(100, 0));
         assert_eq!(evs[1].time, EventTime::new(2, 500_000_000));
+    }
+
+    #[test]
+    fn begin_event_then_set_time() {
+        let mut buf = vec![];
+        let pos = begin_event(&mut buf);
+        assert_eq!(buf.len(), HEAD_LEN);
+        buf.extend_from_slice(&body(&[("k", "v")]));
+        set_time(&mut buf, pos, EventTime::new(42, 7));
+        let ev = Events::new(&buf).next().unwrap().unwrap();
+        assert_eq!(ev.time, EventTime::new(42, 7));
+        assert_eq!(ev.body, &body(&[("k", "v")])[..]);
     }
 
     #[test]
