@@ -1,0 +1,169 @@
+//! What a plugin is handed: at build time ([`BuildContext`]) and while running
+//! ([`InputContext`], [`FilterContext`], [`OutputContext`]).
+
+use crate::ingest::Ingest;
+use crate::metrics::{Counter, InputMetrics};
+use crate::service::ServiceConfig;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use weir_event::Signal;
+use weir_parser::ParserRegistry;
+
+/// Given to a plugin's factory.
+pub struct BuildContext {
+    /// The instance name (`tail.0`, or the `alias`).
+    pub instance: Arc<str>,
+    pub service: Arc<ServiceConfig>,
+    pub parsers: Arc<ParserRegistry>,
+    /// Directory of the main configuration file: relative paths resolve against it.
+    pub config_dir: PathBuf,
+    pub(crate) emitters: Mutex<Vec<EmitterRequest>>,
+}
+
+pub(crate) struct EmitterRequest {
+    pub name: Arc<str>,
+    pub rx: mpsc::UnboundedReceiver<EmitBatch>,
+}
+
+/// Events re-emitted into the pipeline by a filter.
+pub(crate) struct EmitBatch {
+    pub tag: String,
+    pub data: Vec<u8>,
+    pub records: usize,
+}
+
+impl BuildContext {
+    pub fn new(instance: Arc<str>, service: Arc<ServiceConfig>, parsers: Arc<ParserRegistry>, config_dir: PathBuf) -> Self {
+        Self { instance, service, parsers, config_dir, emitters: Mutex::new(Vec::new()) }
+    }
+
+    /// Resolves a path from the configuration against the configuration's directory.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() {
+            p
+        } else {
+            self.config_dir.join(p)
+        }
+    }
+
+    /// Creates an input instance named `name` through which a filter re-emits events into the
+    /// pipeline (Fluent Bit's emitter, used by `rewrite_tag`). Events from it pass every filter
+    /// whose match fits their new tag, except, by [`FilterContext::input`], the one that owns it.
+    pub fn new_emitter(&self, name: &str) -> Emitter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let name: Arc<str> = name.into();
+        self.emitters.lock().unwrap_or_else(|e| e.into_inner()).push(EmitterRequest { name: name.clone(), rx });
+        Emitter { name, tx }
+    }
+}
+
+/// A handle to re-emit events into the pipeline.
+#[derive(Clone)]
+pub struct Emitter {
+    name: Arc<str>,
+    tx: mpsc::UnboundedSender<EmitBatch>,
+}
+
+impl Emitter {
+    /// The emitter's input instance name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Queues encoded events under `tag`. Returns false once the pipeline has stopped.
+    pub fn emit(&self, tag: &str, data: Vec<u8>, records: usize) -> bool {
+        self.tx.send(EmitBatch { tag: tag.to_string(), data, records }).is_ok()
+    }
+}
+
+/// Given to a running input.
+pub struct InputContext {
+    pub(crate) name: Arc<str>,
+    pub(crate) plugin: &'static str,
+    pub(crate) tag: Arc<str>,
+    pub(crate) component: String,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) exit: CancellationToken,
+    pub(crate) metrics: Arc<InputMetrics>,
+    pub(crate) ingest: Ingest,
+}
+
+impl InputContext {
+    /// The instance name (`tail.0`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configured `tag` (the instance name when none was set, as Fluent Bit).
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Whether a `tag` was given explicitly is known to the plugin through its params; this is
+    /// the component label for log lines: `input:tail:tail.0`.
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// Resolves when the input must stop.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// A token that fires when the input must stop, for inputs that hand work to threads.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Asks the engine to shut down gracefully (tail's `exit_on_eof`, stdin at end of file).
+    pub fn request_exit(&self) {
+        self.exit.cancel();
+    }
+
+    /// A plugin-specific counter shown in this input's metrics (tail's `files_opened`).
+    pub fn counter(&self, name: &'static str) -> Arc<Counter> {
+        self.metrics.counter(name)
+    }
+
+    /// Sends a batch of encoded log events with `tag` down the pipeline: filters run, then the
+    /// events are appended to this input's chunk for the tag.
+    pub async fn emit(&mut self, tag: &str, data: &[u8], records: usize) {
+        self.emit_signal(Signal::Logs, tag, data, records).await
+    }
+
+    /// As [`emit`](Self::emit), for any signal. Filters only apply to logs.
+    pub async fn emit_signal(&mut self, signal: Signal, tag: &str, data: &[u8], records: usize) {
+        if records == 0 {
+            return;
+        }
+        self.metrics.records.add(records as u64);
+        self.metrics.bytes.add(data.len() as u64);
+        self.ingest.ingest(&self.name, self.plugin, signal, tag, data, records);
+        // Let other tasks (outputs, the HTTP server) run between batches of a busy input.
+        tokio::task::consume_budget().await;
+    }
+}
+
+/// Given to a filter with each batch.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterContext<'a> {
+    /// The instance name of the input the batch came from.
+    pub input: &'a str,
+    /// The plugin name of that input.
+    pub input_plugin: &'a str,
+}
+
+/// Given to an output with each flush.
+#[derive(Debug)]
+pub struct OutputContext {
+    pub name: Arc<str>,
+    /// `output:stdout:stdout.0`, for log lines.
+    pub component: String,
+}

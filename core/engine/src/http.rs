@@ -1,0 +1,116 @@
+//! The HTTP monitoring server: Fluent Bit's paths and JSON shapes.
+//!
+//! This is the minimal set (`/`, `/api/v1/uptime`, `/api/v1/metrics`); the rest of the API
+//! grows here. The server takes a bound listener and a stop token, so tests bind port 0.
+
+use crate::metrics::Metrics;
+use bytes_body::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+mod bytes_body {
+    pub use http_body_util::Full;
+}
+
+/// What the API reads.
+#[derive(Clone)]
+pub struct ApiState {
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+}
+
+/// Most connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Serves until `stop` fires.
+pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationToken) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.cancelled() => return,
+        };
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::debug!("http_server", "accept failed: {}", e);
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let state = state.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(&state, &req)) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+            }
+            drop(permit);
+        });
+    }
+}
+
+fn route(state: &ApiState, req: &Request<Incoming>) -> Response<Full<hyper::body::Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    match req.uri().path() {
+        "/" => json(&serde_json::json!({
+            "weir": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "edition": "Community",
+                "flags": ["FLB_HAVE_HTTP_SERVER", "FLB_HAVE_METRICS"],
+            },
+            "fluent-bit": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "edition": "Community",
+                "flags": ["FLB_HAVE_HTTP_SERVER", "FLB_HAVE_METRICS"],
+            }
+        })),
+        "/api/v1/uptime" => {
+            let secs = state.started.elapsed().as_secs();
+            json(&serde_json::json!({ "uptime_sec": secs, "uptime_hr": uptime_hr(secs) }))
+        }
+        "/api/v1/metrics" => json(&state.metrics.to_json_v1()),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Fluent Bit's human-readable uptime sentence.
+fn uptime_hr(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60, secs % 60);
+    format!("Weir has been running:  {d} day, {h} hour, {m} minute and {s} seconds")
+}
+
+fn json(v: &serde_json::Value) -> Response<Full<hyper::body::Bytes>> {
+    let mut r = Response::new(Full::new(hyper::body::Bytes::from(v.to_string())));
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<hyper::body::Bytes>> {
+    let mut r = Response::new(Full::new(hyper::body::Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_sentence() {
+        assert_eq!(super::uptime_hr(90061), "Weir has been running:  1 day, 1 hour, 1 minute and 1 seconds");
+    }
+}

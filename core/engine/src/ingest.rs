@@ -1,0 +1,215 @@
+//! The ingest path: filters, then the input's open chunks, then dispatch to outputs.
+//!
+//! Each input owns an [`Ingest`]: its own filter cache and its own open chunks, so busy inputs
+//! never contend on a global lock. The flush timer reaches the open chunks through the shared
+//! list in [`Shared`] and closes them every `flush` interval.
+
+use crate::metrics::FilterMetrics;
+use crate::output::OutputHandle;
+use crate::pending::Pending;
+use crate::plugin::{Batch, Filter, FilterOutcome};
+use crate::router::TagMatcher;
+use crate::context::FilterContext;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use weir_event::chunk::CHUNK_TARGET_SIZE;
+use weir_event::{Chunk, EventWriter, Signal};
+
+/// A configured filter.
+pub(crate) struct FilterInstance {
+    pub name: Arc<str>,
+    pub matcher: TagMatcher,
+    pub filter: Box<dyn Filter>,
+    pub metrics: Arc<FilterMetrics>,
+}
+
+/// State shared by every input, the flush timer and the outputs' dispatch.
+pub(crate) struct Shared {
+    pub filters: Vec<FilterInstance>,
+    pub outputs: Vec<OutputHandle>,
+    pub pending: Arc<Pending>,
+    chunk_seq: AtomicU64,
+    open: Mutex<Vec<Arc<Mutex<OpenChunks>>>>,
+}
+
+#[derive(Default)]
+pub(crate) struct OpenChunks {
+    /// One map per signal, keyed by tag; lookups borrow the tag, so appending allocates nothing.
+    by_signal: [HashMap<Arc<str>, OpenChunk>; 3],
+}
+
+struct OpenChunk {
+    data: Vec<u8>,
+    records: usize,
+    created: Instant,
+}
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Logs => 0,
+        Signal::Metrics => 1,
+        Signal::Traces => 2,
+    }
+}
+
+const SIGNALS: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
+
+impl Shared {
+    pub fn new(filters: Vec<FilterInstance>, outputs: Vec<OutputHandle>, pending: Arc<Pending>) -> Self {
+        Self { filters, outputs, pending, chunk_seq: AtomicU64::new(1), open: Mutex::new(Vec::new()) }
+    }
+
+    /// A new ingest path for one input.
+    pub fn ingest(self: &Arc<Self>) -> Ingest {
+        let chunks = Arc::new(Mutex::new(OpenChunks::default()));
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).push(chunks.clone());
+        Ingest { shared: self.clone(), chunks, filter_cache: HashMap::new(), spare: [EventWriter::new(), EventWriter::new()] }
+    }
+
+    /// Closes every open chunk of every input and sends them on (the `flush` tick).
+    pub fn flush_all(&self) {
+        let inputs: Vec<_> = self.open.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for chunks in inputs {
+            let closed: Vec<(Arc<str>, Signal, OpenChunk)> = {
+                let mut guard = chunks.lock().unwrap_or_else(|e| e.into_inner());
+                let mut v = Vec::new();
+                for (i, map) in guard.by_signal.iter_mut().enumerate() {
+                    for (tag, oc) in map.drain() {
+                        v.push((tag, SIGNALS[i], oc));
+                    }
+                }
+                v
+            };
+            for (tag, signal, oc) in closed {
+                self.dispatch(tag, signal, oc);
+            }
+        }
+    }
+
+    /// Routes a closed chunk: resolves its outputs once and queues it to each.
+    fn dispatch(&self, tag: Arc<str>, signal: Signal, oc: OpenChunk) {
+        if oc.records == 0 {
+            return;
+        }
+        let routes: Vec<&OutputHandle> = self.outputs.iter().filter(|o| o.matcher.matches(&tag)).collect();
+        if routes.is_empty() {
+            crate::debug!("router", "no output matches tag '{}': {} records discarded", tag, oc.records);
+            return;
+        }
+        let chunk = Arc::new(Chunk {
+            id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
+            tag,
+            signal,
+            data: oc.data,
+            records: oc.records,
+            created: oc.created,
+        });
+        for o in routes {
+            self.pending.add();
+            if !o.send(chunk.clone()) {
+                self.pending.done();
+            }
+        }
+    }
+}
+
+/// One input's way into the pipeline.
+pub(crate) struct Ingest {
+    shared: Arc<Shared>,
+    chunks: Arc<Mutex<OpenChunks>>,
+    /// Tag -> indices of the filters that match it, resolved once per tag.
+    filter_cache: HashMap<Box<str>, Arc<[usize]>>,
+    /// Two buffers that filters write into, alternately, reused between batches.
+    spare: [EventWriter; 2],
+}
+
+/// Bound on distinct tags remembered per input: tail with `tag kube.*` sees one tag per file.
+const FILTER_CACHE_LIMIT: usize = 4096;
+
+impl Ingest {
+    fn filters_for(&mut self, tag: &str) -> Arc<[usize]> {
+        if let Some(f) = self.filter_cache.get(tag) {
+            return f.clone();
+        }
+        let f: Arc<[usize]> =
+            self.shared.filters.iter().enumerate().filter(|(_, f)| f.matcher.matches(tag)).map(|(i, _)| i).collect();
+        if self.filter_cache.len() >= FILTER_CACHE_LIMIT {
+            self.filter_cache.clear();
+        }
+        self.filter_cache.insert(tag.into(), f.clone());
+        f
+    }
+
+    /// Runs the filters over a batch and appends what survives to the chunk for `tag`.
+    pub fn ingest(&mut self, input: &str, input_plugin: &str, signal: Signal, tag: &str, data: &[u8], records: usize) {
+        let filters = if signal == Signal::Logs { self.filters_for(tag) } else { Arc::from([]) };
+        if filters.is_empty() {
+            self.append(signal, tag, data, records);
+            return;
+        }
+        let ctx = FilterContext { input, input_plugin };
+        // `cur` is None while the batch is still the caller's bytes; Some(i) once spare[i] holds it.
+        let mut cur: Option<usize> = None;
+        let mut count = records;
+        for &fi in filters.iter() {
+            let f = &self.shared.filters[fi];
+            let next = cur.map_or(0, |i| 1 - i);
+            let mut out = std::mem::take(&mut self.spare[next]);
+            out.clear();
+            let input_data: &[u8] = match cur {
+                None => data,
+                Some(i) => &self.spare[i].buf,
+            };
+            f.metrics.records.add(count as u64);
+            let outcome = f.filter.filter(Batch { tag, data: input_data, records: count }, &mut out, &ctx);
+            if outcome == FilterOutcome::Modified {
+                if out.count < count {
+                    f.metrics.drop_records.add((count - out.count) as u64);
+                } else {
+                    f.metrics.add_records.add((out.count - count) as u64);
+                }
+                count = out.count;
+                self.spare[next] = out;
+                cur = Some(next);
+            } else {
+                self.spare[next] = out;
+            }
+            if count == 0 {
+                return;
+            }
+        }
+        match cur {
+            None => self.append(signal, tag, data, count),
+            Some(i) => {
+                let buf = std::mem::take(&mut self.spare[i]);
+                self.append(signal, tag, &buf.buf, count);
+                self.spare[i] = buf;
+            }
+        }
+    }
+
+    fn append(&self, signal: Signal, tag: &str, data: &[u8], records: usize) {
+        let full = {
+            let mut guard = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+            let map = &mut guard.by_signal[signal_index(signal)];
+            let oc = match map.get_mut(tag) {
+                Some(oc) => oc,
+                None => map
+                    .entry(Arc::from(tag))
+                    .or_insert_with(|| OpenChunk { data: Vec::with_capacity(data.len().max(4096)), records: 0, created: Instant::now() }),
+            };
+            oc.data.extend_from_slice(data);
+            oc.records += records;
+            if oc.data.len() >= CHUNK_TARGET_SIZE {
+                map.remove_entry(tag)
+            } else {
+                None
+            }
+        };
+        if let Some((tag, oc)) = full {
+            self.shared.dispatch(tag, signal, oc);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Live counters per plugin instance, in Fluent Bit's names.
+//!
+//! Counters are plain atomics updated where the event happens, so `/api/v1/metrics` always shows
+//! the current count (Fluent Bit refreshes its copy once a second).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// A counter that only goes up.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one input instance. `extra` holds plugin-specific ones (tail's `files_opened`).
+#[derive(Debug, Default)]
+pub struct InputMetrics {
+    pub records: Counter,
+    pub bytes: Counter,
+    extra: RwLock<Vec<(&'static str, Arc<Counter>)>>,
+}
+
+impl InputMetrics {
+    /// A plugin-specific counter, created on first use, shown beside `records` and `bytes`.
+    pub fn counter(&self, name: &'static str) -> Arc<Counter> {
+        if let Ok(v) = self.extra.read() {
+            if let Some((_, c)) = v.iter().find(|(n, _)| *n == name) {
+                return c.clone();
+            }
+        }
+        let mut v = self.extra.write().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = v.iter().find(|(n, _)| *n == name) {
+            return c.clone();
+        }
+        let c = Arc::new(Counter::default());
+        v.push((name, c.clone()));
+        c
+    }
+
+    fn extras(&self) -> Vec<(&'static str, u64)> {
+        self.extra.read().map(|v| v.iter().map(|(n, c)| (*n, c.get())).collect()).unwrap_or_default()
+    }
+}
+
+/// Counters of one filter instance.
+#[derive(Debug, Default)]
+pub struct FilterMetrics {
+    /// Records the filter saw.
+    pub records: Counter,
+    pub drop_records: Counter,
+    pub add_records: Counter,
+}
+
+/// Counters of one output instance.
+#[derive(Debug, Default)]
+pub struct OutputMetrics {
+    pub proc_records: Counter,
+    pub proc_bytes: Counter,
+    pub errors: Counter,
+    pub retries: Counter,
+    pub retries_failed: Counter,
+    pub dropped_records: Counter,
+    pub retried_records: Counter,
+}
+
+/// Every instance's counters, by instance name (`tail.0`), in configuration order.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inputs: RwLock<Vec<(Arc<str>, Arc<InputMetrics>)>>,
+    filters: RwLock<Vec<(Arc<str>, Arc<FilterMetrics>)>>,
+    outputs: RwLock<Vec<(Arc<str>, Arc<OutputMetrics>)>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_input(&self, name: Arc<str>) -> Arc<InputMetrics> {
+        let m = Arc::new(InputMetrics::default());
+        self.inputs.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        m
+    }
+
+    pub fn add_filter(&self, name: Arc<str>) -> Arc<FilterMetrics> {
+        let m = Arc::new(FilterMetrics::default());
+        self.filters.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        m
+    }
+
+    pub fn add_output(&self, name: Arc<str>) -> Arc<OutputMetrics> {
+        let m = Arc::new(OutputMetrics::default());
+        self.outputs.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        m
+    }
+
+    /// Fluent Bit's `/api/v1/metrics` JSON.
+    pub fn to_json_v1(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let mut inputs = Map::new();
+        for (name, m) in self.inputs.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            let mut o = Map::new();
+            o.insert("records".into(), json!(m.records.get()));
+            o.insert("bytes".into(), json!(m.bytes.get()));
+            for (k, v) in m.extras() {
+                o.insert(k.into(), json!(v));
+            }
+            inputs.insert(name.to_string(), Value::Object(o));
+        }
+        let mut filters = Map::new();
+        for (name, m) in self.filters.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            filters.insert(
+                name.to_string(),
+                json!({
+                    "records": m.records.get(),
+                    "drop_records": m.drop_records.get(),
+                    "add_records": m.add_records.get(),
+                }),
+            );
+        }
+        let mut outputs = Map::new();
+        for (name, m) in self.outputs.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            outputs.insert(
+                name.to_string(),
+                json!({
+                    "proc_records": m.proc_records.get(),
+                    "proc_bytes": m.proc_bytes.get(),
+                    "errors": m.errors.get(),
+                    "retries": m.retries.get(),
+                    "retries_failed": m.retries_failed.get(),
+                    "dropped_records": m.dropped_records.get(),
+                    "retried_records": m.retried_records.get(),
+                }),
+            );
+        }
+        json!({ "input": inputs, "filter": filters, "output": outputs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_matches_fluent_bit() {
+        let m = Metrics::new();
+        let i = m.add_input("tail.0".into());
+        i.records.add(3);
+        i.counter("files_opened").inc();
+        let o = m.add_output("null.0".into());
+        o.proc_records.add(3);
+        m.add_filter("grep.0".into()).drop_records.add(1);
+        let j = m.to_json_v1();
+        assert_eq!(j["input"]["tail.0"]["records"], 3);
+        assert_eq!(j["input"]["tail.0"]["files_opened"], 1);
+        assert_eq!(j["output"]["null.0"]["proc_records"], 3);
+        assert_eq!(j["output"]["null.0"]["retried_records"], 0);
+        assert_eq!(j["filter"]["grep.0"]["drop_records"], 1);
+    }
+}

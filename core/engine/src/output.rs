@@ -1,0 +1,151 @@
+//! Running outputs: a queue per output instance, bounded flush concurrency (`workers`), and
+//! retries with backoff owned by the engine.
+
+use crate::context::OutputContext;
+use crate::metrics::OutputMetrics;
+use crate::pending::Pending;
+use crate::plugin::{FlushResult, Output};
+use crate::router::TagMatcher;
+use crate::scheduler::{Backoff, RetryLimit};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use weir_event::Chunk;
+
+/// What the dispatcher holds for each output: how to match and where to queue.
+pub(crate) struct OutputHandle {
+    pub matcher: TagMatcher,
+    tx: mpsc::UnboundedSender<Arc<Chunk>>,
+}
+
+impl OutputHandle {
+    /// Queues a chunk; false if the output has stopped.
+    pub fn send(&self, chunk: Arc<Chunk>) -> bool {
+        self.tx.send(chunk).is_ok()
+    }
+}
+
+/// A configured output and its delivery settings.
+pub(crate) struct OutputRuntime {
+    pub output: Box<dyn Output>,
+    pub ctx: OutputContext,
+    pub metrics: Arc<OutputMetrics>,
+    pub retry_limit: RetryLimit,
+    pub workers: usize,
+    pub backoff: Backoff,
+}
+
+/// Creates the queue of one output: the handle for the dispatcher and the receiving end.
+pub(crate) fn queue(matcher: TagMatcher) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Chunk>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (OutputHandle { matcher, tx }, rx)
+}
+
+/// Delivers queued chunks until the queue closes and every delivery has ended.
+pub(crate) async fn run(
+    rt: Arc<OutputRuntime>,
+    mut rx: mpsc::UnboundedReceiver<Arc<Chunk>>,
+    pending: Arc<Pending>,
+    draining: CancellationToken,
+) {
+    let workers = Arc::new(Semaphore::new(rt.workers.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(chunk) = rx.recv().await {
+        let (rt, pending, draining, workers) = (rt.clone(), pending.clone(), draining.clone(), workers.clone());
+        tasks.spawn(async move {
+            deliver(&rt, &chunk, &workers, &draining).await;
+            pending.done();
+        });
+        // Reap finished deliveries so the set does not grow with a long-running output.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One chunk to one output, with retries. A worker permit is held only while flushing, not
+/// while waiting to retry, so one failing chunk does not stall the others.
+async fn deliver(rt: &OutputRuntime, chunk: &Chunk, workers: &Semaphore, draining: &CancellationToken) {
+    let mut rng = fastrand::Rng::new();
+    let mut attempt: u32 = 0;
+    loop {
+        let result = {
+            let Ok(_permit) = workers.acquire().await else { return };
+            rt.output.flush(chunk, &rt.ctx).await
+        };
+        let records = chunk.records as u64;
+        match result {
+            FlushResult::Ok => {
+                rt.metrics.proc_records.add(records);
+                rt.metrics.proc_bytes.add(chunk.size() as u64);
+                if attempt > 0 {
+                    rt.metrics.retried_records.add(records);
+                    crate::info!(
+                        "engine",
+                        "flush chunk '{}' succeeded at retry {}: input={} > output={}",
+                        chunk_name(chunk),
+                        attempt,
+                        chunk.tag,
+                        rt.ctx.name
+                    );
+                }
+                return;
+            }
+            FlushResult::Error => {
+                rt.metrics.errors.inc();
+                rt.metrics.dropped_records.add(records);
+                crate::error!(
+                    "engine",
+                    "chunk '{}' cannot be delivered: output={} answered an error, {} records dropped",
+                    chunk_name(chunk),
+                    rt.ctx.name,
+                    records
+                );
+                return;
+            }
+            FlushResult::Retry => {
+                attempt += 1;
+                if !rt.retry_limit.allows(attempt) {
+                    rt.metrics.retries_failed.inc();
+                    rt.metrics.dropped_records.add(records);
+                    crate::error!(
+                        "engine",
+                        "chunk '{}' cannot be retried: tag={} > output={}, {} records dropped",
+                        chunk_name(chunk),
+                        chunk.tag,
+                        rt.ctx.name,
+                        records
+                    );
+                    return;
+                }
+                rt.metrics.retries.inc();
+                let mut wait = rt.backoff.wait(attempt, &mut rng);
+                if draining.is_cancelled() {
+                    // Shutting down: retry soon, within `grace`, instead of after a long backoff.
+                    wait = wait.min(Duration::from_secs(1));
+                }
+                crate::warn!(
+                    "engine",
+                    "failed to flush chunk '{}', retry in {} seconds: tag={} > output={}",
+                    chunk_name(chunk),
+                    wait.as_secs(),
+                    chunk.tag,
+                    rt.ctx.name
+                );
+                if draining.is_cancelled() {
+                    tokio::time::sleep(wait).await;
+                } else {
+                    // A shutdown that starts during the wait cuts it short: one immediate retry.
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = draining.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn chunk_name(chunk: &Chunk) -> String {
+    format!("{}-{}", chunk.id, chunk.signal.as_str())
+}

@@ -1,0 +1,245 @@
+//! From a loaded configuration to a pipeline ready to run, with every error found up front.
+//!
+//! Building validates everything (the service section, every plugin's parameters, parsers,
+//! regular expressions) before anything starts, so a broken configuration never half-runs.
+//! `--dry-run` stops after this step.
+
+use crate::context::{BuildContext, EmitterRequest, OutputContext};
+use crate::ingest::FilterInstance;
+use crate::metrics::{InputMetrics, Metrics};
+use crate::output::OutputRuntime;
+use crate::plugin::{Factory, Input, PluginDescriptor, PluginKind, Registry};
+use crate::router::TagMatcher;
+use crate::scheduler::RetryLimit;
+use crate::service::{ServiceConfig, FILTER_COMMON_PARAMS, INPUT_COMMON_PARAMS, OUTPUT_COMMON_PARAMS};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weir_config::{Config, ConfigError, Params, Section};
+use weir_parser::ParserRegistry;
+
+/// A pipeline built and validated, not yet running.
+pub struct Pipeline {
+    pub service: Arc<ServiceConfig>,
+    pub metrics: Arc<Metrics>,
+    pub parsers: Arc<ParserRegistry>,
+    pub(crate) inputs: Vec<InputSlot>,
+    pub(crate) filters: Vec<FilterInstance>,
+    pub(crate) outputs: Vec<OutputSlot>,
+    pub(crate) emitters: Vec<EmitterRequest>,
+}
+
+pub(crate) struct InputSlot {
+    pub name: Arc<str>,
+    pub plugin: &'static str,
+    pub tag: Arc<str>,
+    pub input: Box<dyn Input>,
+    pub metrics: Arc<InputMetrics>,
+}
+
+pub(crate) struct OutputSlot {
+    pub runtime: OutputRuntime,
+    pub matcher: TagMatcher,
+}
+
+/// What the build needs besides the configuration.
+pub struct BuildOptions {
+    /// Relative paths in the configuration resolve against this directory.
+    pub config_dir: PathBuf,
+    /// Text of a classic parsers file whose parsers are available unless the configuration
+    /// defines parsers of the same names (Weir ships its common parsers this way).
+    pub bundled_parsers: Option<&'static str>,
+}
+
+impl Pipeline {
+    /// Instance names, in order, for `--dry-run` summaries: (kind, plugin, instance).
+    pub fn instances(&self) -> Vec<(PluginKind, &str, &str)> {
+        let mut v: Vec<(PluginKind, &str, &str)> =
+            self.inputs.iter().map(|i| (PluginKind::Input, i.plugin, &*i.name)).collect();
+        v.extend(self.filters.iter().map(|f| (PluginKind::Filter, "", &*f.name)));
+        v.extend(self.outputs.iter().map(|o| (PluginKind::Output, "", &*o.runtime.ctx.name)));
+        v
+    }
+}
+
+/// Builds the pipeline described by `config`.
+pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Result<Pipeline, ConfigError> {
+    let service = Arc::new(ServiceConfig::from_section(&config.service)?);
+    let parsers = Arc::new(build_parsers(config, &service, opts)?);
+    let metrics = Arc::new(Metrics::new());
+    let mut names = InstanceNames::default();
+
+    let mut inputs = Vec::new();
+    for section in &config.inputs {
+        let (d, params) = resolve(registry, PluginKind::Input, section, INPUT_COMMON_PARAMS)?;
+        let name = names.assign(d.name, &params)?;
+        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
+        let Factory::Input(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let input = make(&params, &ctx)?;
+        let tag: Arc<str> = params.str("tag").filter(|t| !t.is_empty()).map_or_else(|| name.clone(), Arc::from);
+        let m = metrics.add_input(name.clone());
+        inputs.push(InputSlot { name, plugin: d.name, tag, input, metrics: m });
+    }
+
+    let mut filters = Vec::new();
+    let mut emitters = Vec::new();
+    for section in &config.filters {
+        let (d, params) = resolve(registry, PluginKind::Filter, section, FILTER_COMMON_PARAMS)?;
+        let name = names.assign(d.name, &params)?;
+        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
+        let Factory::Filter(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let filter = make(&params, &ctx)?;
+        let matcher = matcher(&params, &name)?;
+        emitters.extend(ctx.emitters.into_inner().unwrap_or_else(|e| e.into_inner()));
+        filters.push(FilterInstance { metrics: metrics.add_filter(name.clone()), name, matcher, filter });
+    }
+
+    let mut outputs = Vec::new();
+    for section in &config.outputs {
+        let (d, params) = resolve(registry, PluginKind::Output, section, OUTPUT_COMMON_PARAMS)?;
+        let name = names.assign(d.name, &params)?;
+        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
+        let Factory::Output(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let output = make(&params, &ctx)?;
+        let matcher = matcher(&params, &name)?;
+        let limit_text = params.str("retry_limit").unwrap_or("1");
+        let retry_limit = RetryLimit::parse(limit_text).ok_or_else(|| {
+            params.error("retry_limit", format!("expected a number, no_limits, false or no_retries; got '{limit_text}'"))
+        })?;
+        let workers = match params.int("workers") {
+            None => 1,
+            Some(n) if (0..=256).contains(&n) => (n as usize).max(1),
+            Some(n) => return Err(params.error("workers", format!("expected between 0 and 256, got {n}"))),
+        };
+        let runtime = OutputRuntime {
+            output,
+            ctx: OutputContext { component: format!("output:{}:{}", d.name, name), name: name.clone() },
+            metrics: metrics.add_output(name),
+            retry_limit,
+            workers,
+            backoff: service.backoff,
+        };
+        outputs.push(OutputSlot { runtime, matcher });
+    }
+
+    for e in &emitters {
+        names.reserve(&e.name, &config.service)?;
+    }
+    Ok(Pipeline { service, metrics, parsers, inputs, filters, outputs, emitters })
+}
+
+/// Finds the plugin a section names and validates its parameters against its table plus the
+/// keys common to its kind.
+fn resolve(
+    registry: &Registry,
+    kind: PluginKind,
+    section: &Section,
+    common: &'static [weir_config::ParamSpec],
+) -> Result<(&'static PluginDescriptor, Params), ConfigError> {
+    let Some(prop) = section.get("name") else {
+        return Err(ConfigError::at(section.location.clone(), format!("{} section without a 'name'", kind.as_str()))
+            .with_key("name"));
+    };
+    let Some(d) = registry.find(kind, &prop.value) else {
+        let known = registry.names(kind);
+        let mut err = ConfigError::at(
+            prop.location.clone(),
+            format!("unknown {} plugin '{}'; known: {}", kind.as_str(), prop.value, known.join(", ")),
+        )
+        .with_key("name");
+        if let Some(s) = weir_config::suggest(&prop.value, known.iter().copied()) {
+            err = err.with_suggestion(s);
+        }
+        return Err(err);
+    };
+    let what = format!("{} '{}'", kind.as_str(), d.name);
+    let params = weir_config::validate(section, &[d.params, common], &what)?;
+    Ok((d, params))
+}
+
+fn matcher(params: &Params, name: &str) -> Result<TagMatcher, ConfigError> {
+    if let Some(re) = params.str("match_regex").filter(|s| !s.is_empty()) {
+        let r = regex::Regex::new(re).map_err(|e| params.error("match_regex", format!("invalid regular expression: {e}")))?;
+        return Ok(TagMatcher::Regex(r));
+    }
+    match params.str("match").filter(|s| !s.is_empty()) {
+        Some(m) => Ok(TagMatcher::Wildcard(m.to_string())),
+        None => {
+            crate::warn!("router", "NO match rule for {} instance, unused", name);
+            Ok(TagMatcher::Nothing)
+        }
+    }
+}
+
+/// Hands out Fluent Bit's instance names (`tail.0`, `tail.1`) and checks aliases are unique.
+#[derive(Default)]
+struct InstanceNames {
+    per_plugin: HashMap<&'static str, usize>,
+    used: HashSet<Arc<str>>,
+}
+
+impl InstanceNames {
+    fn assign(&mut self, plugin: &'static str, params: &Params) -> Result<Arc<str>, ConfigError> {
+        let n = self.per_plugin.entry(plugin).or_insert(0);
+        let default = format!("{plugin}.{n}");
+        *n += 1;
+        let name: Arc<str> = match params.str("alias").filter(|a| !a.is_empty()) {
+            Some(a) => {
+                if self.used.contains(a) {
+                    return Err(params.error("alias", format!("alias '{a}' is already used by another instance")));
+                }
+                a.into()
+            }
+            None => default.into(),
+        };
+        self.used.insert(name.clone());
+        Ok(name)
+    }
+
+    fn reserve(&mut self, name: &str, service: &Section) -> Result<(), ConfigError> {
+        if !self.used.insert(name.into()) {
+            return Err(ConfigError::at(
+                service.location.clone(),
+                format!("emitter name '{name}' is already used by another instance"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn build_parsers(config: &Config, service: &ServiceConfig, opts: &BuildOptions) -> Result<ParserRegistry, ConfigError> {
+    let mut user_parsers: Vec<Section> = Vec::new();
+    let mut user_multiline: Vec<Section> = Vec::new();
+    for file in &service.parsers_files {
+        let path = resolve_path(&opts.config_dir, file);
+        let (p, m) = weir_config::load_parsers_file(&path)?;
+        user_parsers.extend(p);
+        user_multiline.extend(m);
+    }
+    user_parsers.extend(config.parsers.iter().cloned());
+    user_multiline.extend(config.multiline_parsers.iter().cloned());
+
+    let mut registry = ParserRegistry::new();
+    if let Some(text) = opts.bundled_parsers {
+        let bundled = weir_config::parse_str(text, Path::new("<bundled parsers.conf>"), weir_config::Format::Classic)?;
+        let defined: HashSet<String> =
+            user_parsers.iter().filter_map(|s| s.name()).map(|n| n.to_ascii_lowercase()).collect();
+        let keep: Vec<Section> = bundled
+            .parsers
+            .into_iter()
+            .filter(|s| s.name().is_some_and(|n| !defined.contains(&n.to_ascii_lowercase())))
+            .collect();
+        registry.add_sections(&keep, &[])?;
+    }
+    registry.add_sections(&user_parsers, &user_multiline)?;
+    Ok(registry)
+}
+
+fn resolve_path(dir: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        dir.join(p)
+    }
+}

@@ -1,0 +1,26 @@
+//! Outputs: deliver chunks and answer ok, retry or error; the engine owns retries.
+
+use weir_core::Registry;
+
+#[cfg(feature = "out-counter")]
+pub mod counter;
+#[cfg(feature = "out-file")]
+pub mod file;
+#[cfg(any(feature = "out-stdout", feature = "out-file", feature = "filter-stdout"))]
+pub mod format;
+#[cfg(feature = "out-null")]
+pub mod null;
+#[cfg(feature = "out-stdout")]
+pub mod stdout;
+
+#[allow(unused_variables)]
+pub(crate) fn register(r: &mut Registry) {
+    #[cfg(feature = "out-counter")]
+    r.register(&counter::DESCRIPTOR);
+    #[cfg(feature = "out-file")]
+    r.register(&file::DESCRIPTOR);
+    #[cfg(feature = "out-null")]
+    r.register(&null::DESCRIPTOR);
+    #[cfg(feature = "out-stdout")]
+    r.register(&stdout::DESCRIPTOR);
+}
