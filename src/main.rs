@@ -1,2 +1,134 @@
-//! The `weir` command.
-fn main() {}
+//! The `weir` command: reads a Fluent Bit configuration (or a command-line pipeline), checks
+//! it completely, then runs it until SIGTERM/SIGINT or an input asks to stop.
+//!
+//! Start reading at [`main`]; the command line is in [`cli`], the translation of a command
+//! line into the configuration model in [`cli_config`], plugin help in [`plugins_help`].
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod cli_config;
+mod plugins_help;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use weir_core::log::{self, Level};
+
+/// The common parsers Fluent Bit users rely on, available unless a configuration defines
+/// parsers of the same names.
+const BUNDLED_PARSERS: &str = include_str!("../configs/parsers.conf");
+
+fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let registry = weir_plugins::registry();
+
+    if cli.version {
+        println!("Weir v{}", env!("CARGO_PKG_VERSION"));
+        println!("Reads Fluent Bit YAML and classic configurations.");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(p) = &cli.plugins {
+        return plugins_help::plugins_command(&registry, p);
+    }
+    if cli.help {
+        return match cli.pipeline.last() {
+            Some(p) if !p.name.is_empty() => plugins_help::plugin_help(&registry, p),
+            _ => {
+                println!("{}", cli::command().render_help());
+                ExitCode::SUCCESS
+            }
+        };
+    }
+    if cli.config.is_none() && cli.pipeline.is_empty() {
+        eprintln!("weir: nothing to run: give a configuration with -c FILE, or a pipeline with -i INPUT -o OUTPUT");
+        eprintln!("{}", cli::command().render_usage());
+        return ExitCode::from(2);
+    }
+
+    // Command-line levels apply at once, so configuration errors are logged at that level.
+    apply_cli_log_level(&cli);
+    let (config, config_dir) = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => return config_failure(&e),
+    };
+    for w in &config.warnings {
+        weir_core::warn!("config", "{}", w);
+    }
+    let opts = weir_core::BuildOptions { config_dir, bundled_parsers: Some(BUNDLED_PARSERS) };
+    let pipeline = match weir_core::build(&config, &registry, &opts) {
+        Ok(p) => p,
+        Err(e) => return config_failure(&e),
+    };
+    if cli.log_level.is_none() && cli.verbose == 0 && !cli.quiet {
+        log::set_level(pipeline.service.log_level);
+    }
+    if let Some(f) = &pipeline.service.log_file {
+        if let Err(e) = log::set_file(f) {
+            eprintln!("weir: cannot open log file {}: {e}", f.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if cli.dry_run {
+        println!("configuration test is successful");
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(pipeline.service.workers)
+        .thread_name("weir")
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            weir_core::error!("engine", "cannot start the runtime: {}", e);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(weir_core::run(pipeline)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            weir_core::error!("engine", "{}", e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn apply_cli_log_level(cli: &cli::Cli) {
+    let level = if cli.quiet {
+        Some(Level::Error)
+    } else if cli.verbose >= 2 {
+        Some(Level::Trace)
+    } else if cli.verbose == 1 {
+        Some(Level::Debug)
+    } else {
+        cli.log_level.as_deref().and_then(Level::parse)
+    };
+    if let Some(l) = level {
+        log::set_level(l);
+    }
+}
+
+fn load_config(cli: &cli::Cli) -> Result<(weir_config::Config, PathBuf), weir_config::ConfigError> {
+    let mut config = match &cli.config {
+        Some(path) => weir_config::load(path)?,
+        None => weir_config::Config::default(),
+    };
+    let dir = match &cli.config {
+        Some(p) => p.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => PathBuf::from("."),
+    };
+    cli_config::apply(cli, &mut config)?;
+    Ok((config, dir))
+}
+
+fn config_failure(e: &weir_config::ConfigError) -> ExitCode {
+    weir_core::error!("config", "{}", e);
+    ExitCode::FAILURE
+}

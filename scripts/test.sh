@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace, installing what the tests need first.
+#
+#   scripts/test.sh            formatting, lints, then all tests
+#   WEIR_SKIP_LINT=1 scripts/test.sh   tests only
+#
+# Works on a fresh Debian machine with a Rust toolchain (rustup) installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+    else
+        echo "scripts/test.sh: please install: ${need_apt[*]}" >&2
+        exit 1
+    fi
+fi
+
+if [ -z "${WEIR_SKIP_LINT:-}" ]; then
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+cargo test --workspace --locked
