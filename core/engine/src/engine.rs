@@ -152,6 +152,20 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     }
     for rt in &runtimes {
         rt.output.shutdown().await;
+        let m = &rt.metrics;
+        // A last word per output, so a short run's totals are known even after the HTTP API
+        // is gone (and a log alert can compare them with what was read).
+        crate::info!(
+            "engine",
+            "output {}: proc_records={} proc_bytes={} errors={} retries={} retries_failed={} dropped_records={}",
+            rt.ctx.name,
+            m.proc_records.get(),
+            m.proc_bytes.get(),
+            m.errors.get(),
+            m.retries.get(),
+            m.retries_failed.get(),
+            m.dropped_records.get()
+        );
     }
     stop_http.cancel();
     if let Some(t) = http_task {

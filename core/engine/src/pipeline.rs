@@ -137,20 +137,17 @@ fn resolve(
     common: &'static [weir_config::ParamSpec],
 ) -> Result<(&'static PluginDescriptor, Params), ConfigError> {
     let Some(prop) = section.get("name") else {
-        return Err(ConfigError::at(section.location.clone(), format!("{} section without a 'name'", kind.as_str()))
+        return Err(ConfigError::at(&section.location, format!("{} section without a 'name'", kind.as_str()))
             .with_key("name"));
     };
     let Some(d) = registry.find(kind, &prop.value) else {
         let known = registry.names(kind);
-        let mut err = ConfigError::at(
-            prop.location.clone(),
+        return Err(ConfigError::at(
+            &prop.location,
             format!("unknown {} plugin '{}'; known: {}", kind.as_str(), prop.value, known.join(", ")),
         )
-        .with_key("name");
-        if let Some(s) = weir_config::suggest(&prop.value, known.iter().copied()) {
-            err = err.with_suggestion(s);
-        }
-        return Err(err);
+        .with_key("name")
+        .with_suggestion(weir_config::suggest(&prop.value, known.iter().copied())));
     };
     let what = format!("{} '{}'", kind.as_str(), d.name);
     let params = weir_config::validate(section, &[d.params, common], &what)?;
@@ -199,7 +196,7 @@ impl InstanceNames {
     fn reserve(&mut self, name: &str, service: &Section) -> Result<(), ConfigError> {
         if !self.used.insert(name.into()) {
             return Err(ConfigError::at(
-                service.location.clone(),
+                &service.location,
                 format!("emitter name '{name}' is already used by another instance"),
             ));
         }
@@ -210,9 +207,11 @@ impl InstanceNames {
 fn build_parsers(config: &Config, service: &ServiceConfig, opts: &BuildOptions) -> Result<ParserRegistry, ConfigError> {
     let mut user_parsers: Vec<Section> = Vec::new();
     let mut user_multiline: Vec<Section> = Vec::new();
+    // Parsers files see the configuration's own variables (@SET, env:) before the environment.
+    let env = |name: &str| config.variables.get(name).cloned().or_else(|| std::env::var(name).ok());
     for file in &service.parsers_files {
         let path = resolve_path(&opts.config_dir, file);
-        let (p, m) = weir_config::load_parsers_file(&path)?;
+        let (p, m) = weir_config::load_parsers_file(&path, &env)?;
         user_parsers.extend(p);
         user_multiline.extend(m);
     }
@@ -221,7 +220,12 @@ fn build_parsers(config: &Config, service: &ServiceConfig, opts: &BuildOptions) 
 
     let mut registry = ParserRegistry::new();
     if let Some(text) = opts.bundled_parsers {
-        let bundled = weir_config::parse_str(text, Path::new("<bundled parsers.conf>"), weir_config::Format::Classic)?;
+        let bundled = weir_config::parse_str(
+            text,
+            Path::new("<bundled parsers.conf>"),
+            weir_config::Format::Classic,
+            &|_| None,
+        )?;
         let defined: HashSet<String> =
             user_parsers.iter().filter_map(|s| s.name()).map(|n| n.to_ascii_lowercase()).collect();
         let keep: Vec<Section> = bundled
