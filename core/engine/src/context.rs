@@ -89,6 +89,7 @@ pub struct InputContext {
     pub(crate) exit: CancellationToken,
     pub(crate) metrics: Arc<InputMetrics>,
     pub(crate) ingest: Ingest,
+    pub(crate) budget: Arc<crate::budget::MemBudget>,
 }
 
 impl InputContext {
@@ -146,6 +147,9 @@ impl InputContext {
         self.metrics.records.add(records as u64);
         self.metrics.bytes.add(data.len() as u64);
         self.ingest.ingest(&self.name, self.plugin, signal, tag, data, records);
+        // Past mem_buf_limit the input waits here: paused until deliveries free memory.
+        let ingest = &self.ingest;
+        self.budget.wait_below(&self.name, || ingest.flush()).await;
         // Let other tasks (outputs, the HTTP server) run between batches of a busy input.
         tokio::task::consume_budget().await;
     }

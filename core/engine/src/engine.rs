@@ -5,6 +5,7 @@
 //! closed and dispatched, then the engine waits up to `grace` for the outputs to deliver
 //! what they owe (pending retries are brought forward), and only then do outputs shut down.
 
+use crate::budget::MemBudget;
 use crate::context::InputContext;
 use crate::ingest::Shared;
 use crate::output;
@@ -85,6 +86,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     for slot in inputs {
         let component = format!("input:{}:{}", slot.plugin, slot.name);
         crate::info!(component, "initializing");
+        let budget = Arc::new(MemBudget::new(slot.mem_buf_limit));
         let ctx = InputContext {
             name: slot.name,
             plugin: slot.plugin,
@@ -93,7 +95,8 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             cancel: cancel_inputs.clone(),
             exit: exit.clone(),
             metrics: slot.metrics,
-            ingest: shared.ingest(),
+            ingest: shared.ingest(budget.clone()),
+            budget,
         };
         let input = slot.input;
         input_tasks.spawn(async move {
@@ -106,6 +109,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     let cancel_emitters = CancellationToken::new();
     let mut emitter_tasks = tokio::task::JoinSet::new();
     for e in emitters {
+        let budget = Arc::new(MemBudget::new(None));
         let ctx = InputContext {
             component: format!("input:emitter:{}", e.name),
             metrics: metrics.add_input(e.name.clone()),
@@ -114,7 +118,8 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             plugin: "emitter",
             cancel: cancel_emitters.clone(),
             exit: exit.clone(),
-            ingest: shared.ingest(),
+            ingest: shared.ingest(budget.clone()),
+            budget,
         };
         emitter_tasks.spawn(run_emitter(e.rx, ctx));
     }

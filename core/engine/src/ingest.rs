@@ -4,6 +4,7 @@
 //! never contend on a global lock. The flush timer reaches the open chunks through the shared
 //! list in [`Shared`] and closes them every `flush` interval.
 
+use crate::budget::{MemBudget, Tracked};
 use crate::metrics::FilterMetrics;
 use crate::output::OutputHandle;
 use crate::pending::Pending;
@@ -34,10 +35,11 @@ pub(crate) struct Shared {
     open: Mutex<Vec<Arc<Mutex<OpenChunks>>>>,
 }
 
-#[derive(Default)]
 pub(crate) struct OpenChunks {
     /// One map per signal, keyed by tag; lookups borrow the tag, so appending allocates nothing.
     by_signal: [HashMap<Arc<str>, OpenChunk>; 3],
+    /// The owning input's memory budget, charged on append, released when delivered.
+    budget: Arc<MemBudget>,
 }
 
 struct OpenChunk {
@@ -61,9 +63,9 @@ impl Shared {
         Self { filters, outputs, pending, chunk_seq: AtomicU64::new(1), open: Mutex::new(Vec::new()) }
     }
 
-    /// A new ingest path for one input.
-    pub fn ingest(self: &Arc<Self>) -> Ingest {
-        let chunks = Arc::new(Mutex::new(OpenChunks::default()));
+    /// A new ingest path for one input, charging what it buffers to `budget`.
+    pub fn ingest(self: &Arc<Self>, budget: Arc<MemBudget>) -> Ingest {
+        let chunks = Arc::new(Mutex::new(OpenChunks { by_signal: Default::default(), budget }));
         self.open.lock().unwrap_or_else(|e| e.into_inner()).push(chunks.clone());
         Ingest { shared: self.clone(), chunks, filter_cache: HashMap::new(), spare: [EventWriter::new(), EventWriter::new()] }
     }
@@ -72,7 +74,14 @@ impl Shared {
     pub fn flush_all(&self) {
         let inputs: Vec<_> = self.open.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for chunks in inputs {
-            let closed: Vec<(Arc<str>, Signal, OpenChunk)> = {
+            self.flush_input(&chunks);
+        }
+    }
+
+    /// Closes one input's open chunks and sends them on.
+    fn flush_input(&self, chunks: &Mutex<OpenChunks>) {
+        {
+            let (closed, budget): (Vec<(Arc<str>, Signal, OpenChunk)>, Arc<MemBudget>) = {
                 let mut guard = chunks.lock().unwrap_or_else(|e| e.into_inner());
                 let mut v = Vec::new();
                 for (i, map) in guard.by_signal.iter_mut().enumerate() {
@@ -80,32 +89,40 @@ impl Shared {
                         v.push((tag, SIGNALS[i], oc));
                     }
                 }
-                v
+                (v, guard.budget.clone())
             };
             for (tag, signal, oc) in closed {
-                self.dispatch(tag, signal, oc);
+                self.dispatch(tag, signal, oc, &budget);
             }
         }
     }
 
     /// Routes a closed chunk: resolves its outputs once and queues it to each.
-    fn dispatch(&self, tag: Arc<str>, signal: Signal, oc: OpenChunk) {
-        if oc.records == 0 {
-            return;
-        }
-        let routes: Vec<&OutputHandle> = self.outputs.iter().filter(|o| o.matcher.matches(&tag)).collect();
-        if routes.is_empty() {
-            crate::debug!("router", "no output matches tag '{}': {} records discarded", tag, oc.records);
-            return;
-        }
-        let chunk = Arc::new(Chunk {
-            id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
-            tag,
-            signal,
-            data: oc.data,
-            records: oc.records,
-            created: oc.created,
+    fn dispatch(&self, tag: Arc<str>, signal: Signal, oc: OpenChunk, budget: &Arc<MemBudget>) {
+        let chunk = Arc::new(Tracked {
+            chunk: Chunk {
+                id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
+                tag,
+                signal,
+                data: oc.data,
+                records: oc.records,
+                created: oc.created,
+            },
+            budget: Some(budget.clone()),
         });
+        if chunk.chunk.records == 0 {
+            return;
+        }
+        let routes: Vec<&OutputHandle> = self.outputs.iter().filter(|o| o.matcher.matches(&chunk.chunk.tag)).collect();
+        if routes.is_empty() {
+            crate::debug!(
+                "router",
+                "no output matches tag '{}': {} records discarded",
+                chunk.chunk.tag,
+                chunk.chunk.records
+            );
+            return;
+        }
         for o in routes {
             self.pending.add();
             if !o.send(chunk.clone()) {
@@ -190,9 +207,16 @@ impl Ingest {
         }
     }
 
+    /// Closes this input's open chunks (when it is over its memory limit).
+    pub fn flush(&self) {
+        self.shared.flush_input(&self.chunks);
+    }
+
     fn append(&self, signal: Signal, tag: &str, data: &[u8], records: usize) {
         let full = {
             let mut guard = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+            guard.budget.charge(data.len());
+            let budget = guard.budget.clone();
             let map = &mut guard.by_signal[signal_index(signal)];
             let oc = match map.get_mut(tag) {
                 Some(oc) => oc,
@@ -203,13 +227,13 @@ impl Ingest {
             oc.data.extend_from_slice(data);
             oc.records += records;
             if oc.data.len() >= CHUNK_TARGET_SIZE {
-                map.remove_entry(tag)
+                map.remove_entry(tag).map(|f| (f, budget))
             } else {
                 None
             }
         };
-        if let Some((tag, oc)) = full {
-            self.shared.dispatch(tag, signal, oc);
+        if let Some(((tag, oc), budget)) = full {
+            self.shared.dispatch(tag, signal, oc, &budget);
         }
     }
 }

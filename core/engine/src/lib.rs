@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub(crate) mod budget;
 pub mod context;
 pub mod engine;
 pub mod http;

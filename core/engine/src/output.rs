@@ -11,17 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
+use crate::budget::Tracked;
 use weir_event::Chunk;
 
 /// What the dispatcher holds for each output: how to match and where to queue.
 pub(crate) struct OutputHandle {
     pub matcher: TagMatcher,
-    tx: mpsc::UnboundedSender<Arc<Chunk>>,
+    tx: mpsc::UnboundedSender<Arc<Tracked>>,
 }
 
 impl OutputHandle {
     /// Queues a chunk; false if the output has stopped.
-    pub fn send(&self, chunk: Arc<Chunk>) -> bool {
+    pub fn send(&self, chunk: Arc<Tracked>) -> bool {
         self.tx.send(chunk).is_ok()
     }
 }
@@ -37,7 +38,7 @@ pub(crate) struct OutputRuntime {
 }
 
 /// Creates the queue of one output: the handle for the dispatcher and the receiving end.
-pub(crate) fn queue(matcher: TagMatcher) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Chunk>>) {
+pub(crate) fn queue(matcher: TagMatcher) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Tracked>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     (OutputHandle { matcher, tx }, rx)
 }
@@ -45,7 +46,7 @@ pub(crate) fn queue(matcher: TagMatcher) -> (OutputHandle, mpsc::UnboundedReceiv
 /// Delivers queued chunks until the queue closes and every delivery has ended.
 pub(crate) async fn run(
     rt: Arc<OutputRuntime>,
-    mut rx: mpsc::UnboundedReceiver<Arc<Chunk>>,
+    mut rx: mpsc::UnboundedReceiver<Arc<Tracked>>,
     pending: Arc<Pending>,
     draining: CancellationToken,
 ) {
@@ -54,7 +55,7 @@ pub(crate) async fn run(
     while let Some(chunk) = rx.recv().await {
         let (rt, pending, draining, workers) = (rt.clone(), pending.clone(), draining.clone(), workers.clone());
         tasks.spawn(async move {
-            deliver(&rt, &chunk, &workers, &draining).await;
+            deliver(&rt, &chunk.chunk, &workers, &draining).await;
             pending.done();
         });
         // Reap finished deliveries so the set does not grow with a long-running output.

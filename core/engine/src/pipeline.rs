@@ -35,6 +35,8 @@ pub(crate) struct InputSlot {
     pub tag: Arc<str>,
     pub input: Box<dyn Input>,
     pub metrics: Arc<InputMetrics>,
+    /// `mem_buf_limit` in bytes, if set.
+    pub mem_buf_limit: Option<u64>,
 }
 
 pub(crate) struct OutputSlot {
@@ -78,7 +80,8 @@ pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Resul
         let input = make(&params, &ctx)?;
         let tag: Arc<str> = params.str("tag").filter(|t| !t.is_empty()).map_or_else(|| name.clone(), Arc::from);
         let m = metrics.add_input(name.clone());
-        inputs.push(InputSlot { name, plugin: d.name, tag, input, metrics: m });
+        let mem_buf_limit = params.size("mem_buf_limit").filter(|l| *l > 0);
+        inputs.push(InputSlot { name, plugin: d.name, tag, input, metrics: m, mem_buf_limit });
     }
 
     let mut filters = Vec::new();
