@@ -130,7 +130,7 @@ fn logfmt(s: &[u8], no_bare_keys: bool, sink: &mut dyn KvSink) -> bool {
         }
         // `key=` reads like a bare key: true.
         let value = match value {
-            KvValue::Raw(v) if v.is_empty() => KvValue::Bare,
+            KvValue::Raw([]) => KvValue::Bare,
             other => other,
         };
         sink.pair(key, value);

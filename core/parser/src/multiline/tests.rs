@@ -220,7 +220,7 @@ fn custom_rules_timeout_and_streams() {
     let mut got = Vec::new();
     let mut emit = |e: Emitted<'_>| got.push((e.stream_id, to_json_string(e.body).unwrap()));
     h.ml.flush_expired(h.t0 + Duration::from_millis(999), &mut emit);
-    assert!(!h.ml.next_deadline().is_none());
+    assert!(h.ml.next_deadline().is_some());
     h.ml.flush_expired(h.t0 + Duration::from_millis(1000), &mut emit);
     assert_eq!(got.len(), 2);
     assert!(!h.ml.has_pending());
