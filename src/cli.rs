@@ -107,7 +107,10 @@ fn from_matches(m: &ArgMatches) -> Cli {
         verbose: m.get_count("verbose"),
         quiet: m.get_flag("quiet"),
         dry_run: m.get_flag("dry_run"),
-        parsers_files: m.get_many::<String>("parser").map(|v| v.cloned().collect()).unwrap_or_default(),
+        parsers_files: m
+            .get_many::<String>("parser")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
         http: m.get_flag("http"),
         http_port: one("port"),
         storage_path: one("storage_path"),
@@ -118,7 +121,10 @@ fn from_matches(m: &ArgMatches) -> Cli {
         ..Cli::default()
     };
     if let Some(sub) = m.subcommand_matches("plugins") {
-        cli.plugins = Some(PluginsCommand { name: sub.get_one::<String>("name").cloned(), json: sub.get_flag("json") });
+        cli.plugins = Some(PluginsCommand {
+            name: sub.get_one::<String>("name").cloned(),
+            json: sub.get_flag("json"),
+        });
     }
     cli.pipeline = ordered_pipeline(m);
     cli
@@ -142,19 +148,28 @@ fn ordered_pipeline(m: &ArgMatches) -> Vec<CliPlugin> {
             _ => None,
         };
         if let Some(kind) = kind {
-            plugins.push(CliPlugin { kind, name: value, props: Vec::new() });
+            plugins.push(CliPlugin {
+                kind,
+                name: value,
+                props: Vec::new(),
+            });
             continue;
         }
         // A property before any plugin has nothing to apply to; it is reported later with
         // the plugin-less pipeline rather than silently dropped.
         let Some(last) = plugins.last_mut() else {
-            plugins.push(CliPlugin { kind: CliKind::Input, name: String::new(), props: vec![(id.to_string(), value)] });
+            plugins.push(CliPlugin {
+                kind: CliKind::Input,
+                name: String::new(),
+                props: vec![(id.to_string(), value)],
+            });
             continue;
         };
         match id {
             "prop" => {
                 let (k, v) = value.split_once('=').unwrap_or((value.as_str(), ""));
-                last.props.push((k.trim().to_string(), v.trim().to_string()));
+                last.props
+                    .push((k.trim().to_string(), v.trim().to_string()));
             }
             other => last.props.push((other.to_string(), value)),
         }
@@ -169,8 +184,25 @@ mod tests {
     #[test]
     fn keeps_the_order_of_plugin_options() {
         let cli = parse([
-            "weir", "-i", "dummy", "-p", "rate=5", "-t", "a.b", "-F", "grep", "-p", "regex=k v", "-m", "a.*", "-o",
-            "stdout", "-p", "format=json_lines", "-f", "0.5",
+            "weir",
+            "-i",
+            "dummy",
+            "-p",
+            "rate=5",
+            "-t",
+            "a.b",
+            "-F",
+            "grep",
+            "-p",
+            "regex=k v",
+            "-m",
+            "a.*",
+            "-o",
+            "stdout",
+            "-p",
+            "format=json_lines",
+            "-f",
+            "0.5",
         ])
         .unwrap();
         assert_eq!(cli.flush.as_deref(), Some("0.5"));
@@ -185,9 +217,16 @@ mod tests {
                 CliPlugin {
                     kind: CliKind::Filter,
                     name: "grep".into(),
-                    props: vec![("regex".into(), "k v".into()), ("match".into(), "a.*".into())]
+                    props: vec![
+                        ("regex".into(), "k v".into()),
+                        ("match".into(), "a.*".into())
+                    ]
                 },
-                CliPlugin { kind: CliKind::Output, name: "stdout".into(), props: vec![("format".into(), "json_lines".into())] },
+                CliPlugin {
+                    kind: CliKind::Output,
+                    name: "stdout".into(),
+                    props: vec![("format".into(), "json_lines".into())]
+                },
             ]
         );
     }

@@ -38,7 +38,13 @@ pub fn apply(cli: &Cli, config: &mut Config) -> Result<(), ConfigError> {
     for p in &cli.pipeline {
         if p.name.is_empty() {
             let (k, _) = &p.props[0];
-            return Err(ConfigError::at(&loc, format!("option -{} comes before any -i, -F or -o it could apply to", short(k))));
+            return Err(ConfigError::at(
+                &loc,
+                format!(
+                    "option -{} comes before any -i, -F or -o it could apply to",
+                    short(k)
+                ),
+            ));
         }
         let kind = match p.kind {
             CliKind::Input => SectionKind::Input,

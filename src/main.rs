@@ -23,7 +23,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let registry = weir_plugins::registry();
@@ -60,7 +64,10 @@ fn main() -> ExitCode {
     for w in &config.warnings {
         weir_core::warn!("config", "{}", w);
     }
-    let opts = weir_core::BuildOptions { config_dir, bundled_parsers: Some(BUNDLED_PARSERS) };
+    let opts = weir_core::BuildOptions {
+        config_dir,
+        bundled_parsers: Some(BUNDLED_PARSERS),
+    };
     let pipeline = match weir_core::build(&config, &registry, &opts) {
         Ok(p) => p,
         Err(e) => return config_failure(&e),
@@ -121,7 +128,10 @@ fn load_config(cli: &cli::Cli) -> Result<(weir_config::Config, PathBuf), weir_co
         None => weir_config::Config::default(),
     };
     let dir = match &cli.config {
-        Some(p) => p.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         None => PathBuf::from("."),
     };
     cli_config::apply(cli, &mut config)?;

@@ -24,7 +24,12 @@ fn text(d: &PluginDescriptor) -> String {
 }
 
 fn schema(d: &PluginDescriptor) -> serde_json::Value {
-    weir_config::json_schema(d.name, d.kind.as_str(), d.description, &[d.params, common(d.kind)])
+    weir_config::json_schema(
+        d.name,
+        d.kind.as_str(),
+        d.description,
+        &[d.params, common(d.kind)],
+    )
 }
 
 /// `weir -i tail -h`.
@@ -40,7 +45,12 @@ pub fn plugin_help(registry: &Registry, p: &CliPlugin) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            eprintln!("weir: unknown {} plugin '{}'; known: {}", kind.as_str(), p.name, registry.names(kind).join(", "));
+            eprintln!(
+                "weir: unknown {} plugin '{}'; known: {}",
+                kind.as_str(),
+                p.name,
+                registry.names(kind).join(", ")
+            );
             ExitCode::FAILURE
         }
     }
@@ -50,16 +60,27 @@ pub fn plugin_help(registry: &Registry, p: &CliPlugin) -> ExitCode {
 pub fn plugins_command(registry: &Registry, cmd: &PluginsCommand) -> ExitCode {
     let selected: Vec<&'static PluginDescriptor> = match &cmd.name {
         None => registry.all(),
-        Some(n) => registry.all().into_iter().filter(|d| d.name.eq_ignore_ascii_case(n)).collect(),
+        Some(n) => registry
+            .all()
+            .into_iter()
+            .filter(|d| d.name.eq_ignore_ascii_case(n))
+            .collect(),
     };
     if selected.is_empty() {
         let names: Vec<&str> = registry.all().iter().map(|d| d.name).collect();
-        eprintln!("weir: no plugin named '{}'; known: {}", cmd.name.as_deref().unwrap_or(""), names.join(", "));
+        eprintln!(
+            "weir: no plugin named '{}'; known: {}",
+            cmd.name.as_deref().unwrap_or(""),
+            names.join(", ")
+        );
         return ExitCode::FAILURE;
     }
     if cmd.json {
         let all: Vec<serde_json::Value> = selected.iter().map(|d| schema(d)).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::Value::Array(all)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Array(all)).unwrap_or_default()
+        );
     } else if cmd.name.is_some() {
         for d in selected {
             println!("{}", text(d));

@@ -61,8 +61,12 @@ fn run_workload(workload: &str, data: &Path, conf: &Path) -> (bool, String, u64)
     let port = free_port();
     let mut c = cmd();
     c.arg("-c").arg(conf.join(format!("{workload}.yaml")));
-    c.env("BENCH_DATA", data).env("BENCH_CONF_DIR", conf).env("BENCH_HTTP_PORT", port.to_string());
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    c.env("BENCH_DATA", data)
+        .env("BENCH_CONF_DIR", conf)
+        .env("BENCH_HTTP_PORT", port.to_string());
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let child = c.spawn().expect("starts");
     let mut seen = 0u64;
     let pid = child.id();
@@ -71,7 +75,9 @@ fn run_workload(workload: &str, data: &Path, conf: &Path) -> (bool, String, u64)
         while Path::new(&format!("/proc/{pid}")).exists() {
             if let Some((200, body)) = http_get(port, "/api/v1/metrics") {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-                    let out: u64 = v["output"].as_object().map_or(0, |o| o.values().filter_map(|x| x["proc_records"].as_u64()).sum());
+                    let out: u64 = v["output"].as_object().map_or(0, |o| {
+                        o.values().filter_map(|x| x["proc_records"].as_u64()).sum()
+                    });
                     seen = seen.max(out);
                 }
             }
@@ -81,7 +87,11 @@ fn run_workload(workload: &str, data: &Path, conf: &Path) -> (bool, String, u64)
     });
     let out = wait_output(child, Duration::from_secs(120));
     let seen = watcher.join().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), seen)
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        seen,
+    )
 }
 
 /// Reads the final per-output count from the shutdown summary line.
@@ -89,7 +99,14 @@ fn final_count(stderr: &str) -> u64 {
     stderr
         .lines()
         .filter(|l| l.contains("[engine] output ") && l.contains("proc_records="))
-        .filter_map(|l| l.split("proc_records=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("proc_records=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum()
 }
 

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 #[test]
 fn version_first_line() {
-    let out = run_with_timeout({
-        let mut c = cmd();
-        c.arg("--version");
-        c
-    }, Duration::from_secs(10));
+    let out = run_with_timeout(
+        {
+            let mut c = cmd();
+            c.arg("--version");
+            c
+        },
+        Duration::from_secs(10),
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap_or_default();
@@ -24,12 +27,19 @@ fn version_first_line() {
 fn dummy_to_stdout_prints_records() {
     let mut c = cmd();
     c.args(["-i", "dummy", "-p", "rate=20", "-o", "stdout", "-f", "0.1"]);
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let child = c.spawn().expect("starts");
     std::thread::sleep(Duration::from_millis(800));
     signal(&child, "TERM");
     let out = wait_output(child, Duration::from_secs(15));
-    assert!(out.status.success(), "exit {:?}; stderr {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 3, "expected several records, got:\n{text}");
@@ -38,7 +48,10 @@ fn dummy_to_stdout_prints_records() {
         assert!(l.ends_with(", {}], {\"message\"=>\"dummy\"}]"), "{l}");
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("[engine] service has stopped (0 pending tasks)"), "{err}");
+    assert!(
+        err.contains("[engine] service has stopped (0 pending tasks)"),
+        "{err}"
+    );
 }
 
 /// Runs an example configuration to its end (tail with exit_on_eof) and returns stdout.
@@ -46,7 +59,12 @@ fn run_example(file: &str) -> String {
     let mut c = cmd();
     c.args(["-c", file]);
     let out = run_with_timeout(c, Duration::from_secs(30));
-    assert!(out.status.success(), "{file}: exit {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{file}: exit {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -55,14 +73,23 @@ fn yaml_and_classic_examples_give_the_same_output() {
     let yaml = run_example("configs/examples/tail-stdout.yaml");
     let classic = run_example("configs/examples/tail-stdout.conf");
     assert_eq!(yaml, classic);
-    let lines: Vec<serde_json::Value> = yaml.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<serde_json::Value> = yaml
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     let input = std::fs::read_to_string(repo().join("configs/examples/access.log")).unwrap();
-    let healthz = input.lines().filter(|l| l.contains("GET /healthz ")).count();
+    let healthz = input
+        .lines()
+        .filter(|l| l.contains("GET /healthz "))
+        .count();
     assert_eq!(lines.len(), input.lines().count() - healthz);
     for l in &lines {
         assert_eq!(l["source"], "example-host");
         assert_ne!(l["path"], "/healthz");
-        assert!(l["date"].as_str().unwrap().starts_with("2026-11-22T06:"), "time parsed from the log: {l}");
+        assert!(
+            l["date"].as_str().unwrap().starts_with("2026-11-22T06:"),
+            "time parsed from the log: {l}"
+        );
     }
 }
 
@@ -72,7 +99,10 @@ fn dry_run_checks_without_running() {
     c.args(["-c", "configs/examples/tail-stdout.yaml", "--dry-run"]);
     let out = run_with_timeout(c, Duration::from_secs(10));
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "configuration test is successful");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "configuration test is successful"
+    );
 }
 
 #[test]
@@ -83,7 +113,10 @@ fn plugin_help_comes_from_the_parameter_table() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for key in ["path", "read_from_head", "exit_on_eof", "db", "tag"] {
-        assert!(text.lines().any(|l| l.trim_start().starts_with(key)), "{key} missing from:\n{text}");
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(key)),
+            "{key} missing from:\n{text}"
+        );
     }
 }
 
@@ -94,8 +127,15 @@ fn plugins_json_is_a_schema_of_every_plugin() {
     let out = run_with_timeout(c, Duration::from_secs(10));
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let names: Vec<&str> = v.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
-    for n in ["tail", "dummy", "stdin", "grep", "modify", "stdout", "null", "file", "counter"] {
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for n in [
+        "tail", "dummy", "stdin", "grep", "modify", "stdout", "null", "file", "counter",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
 }
@@ -104,9 +144,28 @@ fn plugins_json_is_a_schema_of_every_plugin() {
 fn metrics_api_counts_every_record() {
     let port = free_port();
     let mut c = cmd();
-    c.args(["-i", "dummy", "-p", "rate=200", "-p", "samples=50", "-F", "grep", "-p", "exclude=message ^x", "-o", "null", "-f", "0.1", "-H", "-P"])
-        .arg(port.to_string());
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    c.args([
+        "-i",
+        "dummy",
+        "-p",
+        "rate=200",
+        "-p",
+        "samples=50",
+        "-F",
+        "grep",
+        "-p",
+        "exclude=message ^x",
+        "-o",
+        "null",
+        "-f",
+        "0.1",
+        "-H",
+        "-P",
+    ])
+    .arg(port.to_string());
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let child = c.spawn().expect("starts");
     let counts = wait_for(Duration::from_secs(20), || {
         let (status, body) = http_get(port, "/api/v1/metrics")?;
@@ -125,5 +184,8 @@ fn metrics_api_counts_every_record() {
     assert!(v["output"]["null.0"]["proc_bytes"].as_u64().unwrap() > 0);
     assert_eq!(status, 200);
     let u: serde_json::Value = serde_json::from_str(&uptime).unwrap();
-    assert!(u["uptime_sec"].is_u64() && u["uptime_hr"].is_string(), "{u}");
+    assert!(
+        u["uptime_sec"].is_u64() && u["uptime_hr"].is_string(),
+        "{u}"
+    );
 }

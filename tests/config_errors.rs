@@ -17,8 +17,16 @@ fn failing(main: &str, files: &[(&str, &str)]) -> String {
     let mut c = cmd();
     c.arg("-c").arg(dir.path().join(main));
     let out = run_with_timeout(c, Duration::from_secs(10));
-    assert!(!out.status.success(), "expected failure; stdout {}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected failure; stdout {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing ran: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     normalize_log(&String::from_utf8_lossy(&out.stderr), dir.path())
 }
 
@@ -33,25 +41,46 @@ fn unknown_key_suggests_the_nearest() {
 
 #[test]
 fn bad_value_says_what_was_expected() {
-    let err = failing("weir.yaml", &[("weir.yaml", "service:\n  flush: soon\npipeline:\n  inputs:\n    - name: dummy\n")]);
+    let err = failing(
+        "weir.yaml",
+        &[(
+            "weir.yaml",
+            "service:\n  flush: soon\npipeline:\n  inputs:\n    - name: dummy\n",
+        )],
+    );
     insta::assert_snapshot!(err);
 }
 
 #[test]
 fn missing_include_names_the_including_line() {
-    let err = failing("weir.conf", &[("weir.conf", "[SERVICE]\n    flush 1\n\n@INCLUDE inputs.conf\n")]);
+    let err = failing(
+        "weir.conf",
+        &[(
+            "weir.conf",
+            "[SERVICE]\n    flush 1\n\n@INCLUDE inputs.conf\n",
+        )],
+    );
     insta::assert_snapshot!(err);
 }
 
 #[test]
 fn malformed_yaml_names_the_line() {
-    let err = failing("weir.yaml", &[("weir.yaml", "pipeline:\n  inputs:\n    - name: dummy\n      tag: [unclosed\n")]);
+    let err = failing(
+        "weir.yaml",
+        &[(
+            "weir.yaml",
+            "pipeline:\n  inputs:\n    - name: dummy\n      tag: [unclosed\n",
+        )],
+    );
     insta::assert_snapshot!(err);
 }
 
 #[test]
 fn unknown_plugin_suggests_a_known_one() {
-    let err = failing("weir.conf", &[("weir.conf", "[INPUT]\n    name tial\n    path /x\n")]);
+    let err = failing(
+        "weir.conf",
+        &[("weir.conf", "[INPUT]\n    name tial\n    path /x\n")],
+    );
     insta::assert_snapshot!(err);
 }
 
@@ -60,8 +89,14 @@ fn classic_unknown_key_in_an_included_file() {
     let err = failing(
         "weir.conf",
         &[
-            ("weir.conf", "[SERVICE]\n    flush 1\n@INCLUDE outputs/*.conf\n"),
-            ("outputs/out.conf", "[OUTPUT]\n    name   stdout\n    match  *\n    formt  json\n"),
+            (
+                "weir.conf",
+                "[SERVICE]\n    flush 1\n@INCLUDE outputs/*.conf\n",
+            ),
+            (
+                "outputs/out.conf",
+                "[OUTPUT]\n    name   stdout\n    match  *\n    formt  json\n",
+            ),
         ],
     );
     insta::assert_snapshot!(err);
@@ -78,6 +113,12 @@ fn invalid_regex_points_at_its_key() {
 
 #[test]
 fn daemon_mode_is_refused_clearly() {
-    let err = failing("weir.yaml", &[("weir.yaml", "service:\n  daemon: on\npipeline:\n  inputs:\n    - name: dummy\n")]);
+    let err = failing(
+        "weir.yaml",
+        &[(
+            "weir.yaml",
+            "service:\n  daemon: on\npipeline:\n  inputs:\n    - name: dummy\n",
+        )],
+    );
     insta::assert_snapshot!(err);
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use weir_config::{ConfigError, Location, Params, Section, SectionKind};
 use weir_core::service::{FILTER_COMMON_PARAMS, INPUT_COMMON_PARAMS, OUTPUT_COMMON_PARAMS};
 use weir_core::{
-    Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, Input, Output, PluginDescriptor, PluginKind,
-    ServiceConfig,
+    Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, Input, Output,
+    PluginDescriptor, PluginKind, ServiceConfig,
 };
 use weir_event::{EventTime, EventWriter, Events};
 use weir_parser::ParserRegistry;
@@ -31,7 +31,11 @@ pub fn params(d: &PluginDescriptor, pairs: &[(&str, &str)]) -> Result<Params, Co
         PluginKind::Output => (SectionKind::Output, OUTPUT_COMMON_PARAMS),
     };
     let s = section(kind, d.name, pairs);
-    weir_config::validate(&s, &[d.params, common], &format!("{} '{}'", d.kind.as_str(), d.name))
+    weir_config::validate(
+        &s,
+        &[d.params, common],
+        &format!("{} '{}'", d.kind.as_str(), d.name),
+    )
 }
 
 /// A build context with default service settings and the given parsers.
@@ -50,7 +54,10 @@ pub fn build_context() -> BuildContext {
 }
 
 /// Builds a filter from key/value pairs.
-pub fn filter(d: &PluginDescriptor, pairs: &[(&str, &str)]) -> Result<Box<dyn Filter>, ConfigError> {
+pub fn filter(
+    d: &PluginDescriptor,
+    pairs: &[(&str, &str)],
+) -> Result<Box<dyn Filter>, ConfigError> {
     let p = params(d, pairs)?;
     match &d.factory {
         Factory::Filter(make) => make(&p, &build_context()),
@@ -59,7 +66,10 @@ pub fn filter(d: &PluginDescriptor, pairs: &[(&str, &str)]) -> Result<Box<dyn Fi
 }
 
 /// Builds an output from key/value pairs.
-pub fn output(d: &PluginDescriptor, pairs: &[(&str, &str)]) -> Result<Box<dyn Output>, ConfigError> {
+pub fn output(
+    d: &PluginDescriptor,
+    pairs: &[(&str, &str)],
+) -> Result<Box<dyn Output>, ConfigError> {
     let p = params(d, pairs)?;
     match &d.factory {
         Factory::Output(make) => make(&p, &build_context()),
@@ -90,7 +100,9 @@ pub fn events(bodies: &[&str], time: EventTime) -> EventWriter {
 /// The bodies of encoded events as JSON text.
 pub fn bodies(buf: &[u8]) -> Vec<String> {
     Events::new(buf)
-        .map(|e| weir_event::json::to_json_string(e.expect("valid events").body).expect("valid body"))
+        .map(|e| {
+            weir_event::json::to_json_string(e.expect("valid events").body).expect("valid body")
+        })
         .collect()
 }
 
@@ -99,12 +111,27 @@ pub fn bodies(buf: &[u8]) -> Vec<String> {
 pub fn run_filter(f: &dyn Filter, tag: &str, input: &[&str]) -> (FilterOutcome, Vec<String>) {
     let batch = events(input, EventTime::new(1_700_000_000, 0));
     let mut out = EventWriter::new();
-    let ctx = FilterContext { input: "test.0", input_plugin: "test" };
-    let outcome = f.filter(Batch { tag, data: &batch.buf, records: batch.count }, &mut out, &ctx);
+    let ctx = FilterContext {
+        input: "test.0",
+        input_plugin: "test",
+    };
+    let outcome = f.filter(
+        Batch {
+            tag,
+            data: &batch.buf,
+            records: batch.count,
+        },
+        &mut out,
+        &ctx,
+    );
     match outcome {
         FilterOutcome::Unchanged => (outcome, bodies(&batch.buf)),
         FilterOutcome::Modified => {
-            assert_eq!(out.count, Events::new(&out.buf).count(), "EventWriter count matches its events");
+            assert_eq!(
+                out.count,
+                Events::new(&out.buf).count(),
+                "EventWriter count matches its events"
+            );
             (outcome, bodies(&out.buf))
         }
     }

@@ -35,8 +35,19 @@ pub(crate) struct EmitBatch {
 }
 
 impl BuildContext {
-    pub fn new(instance: Arc<str>, service: Arc<ServiceConfig>, parsers: Arc<ParserRegistry>, config_dir: PathBuf) -> Self {
-        Self { instance, service, parsers, config_dir, emitters: Mutex::new(Vec::new()) }
+    pub fn new(
+        instance: Arc<str>,
+        service: Arc<ServiceConfig>,
+        parsers: Arc<ParserRegistry>,
+        config_dir: PathBuf,
+    ) -> Self {
+        Self {
+            instance,
+            service,
+            parsers,
+            config_dir,
+            emitters: Mutex::new(Vec::new()),
+        }
     }
 
     /// Resolves a path from the configuration against the configuration's directory.
@@ -55,7 +66,13 @@ impl BuildContext {
     pub fn new_emitter(&self, name: &str) -> Emitter {
         let (tx, rx) = mpsc::unbounded_channel();
         let name: Arc<str> = name.into();
-        self.emitters.lock().unwrap_or_else(|e| e.into_inner()).push(EmitterRequest { name: name.clone(), rx });
+        self.emitters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(EmitterRequest {
+                name: name.clone(),
+                rx,
+            });
         Emitter { name, tx }
     }
 }
@@ -75,7 +92,13 @@ impl Emitter {
 
     /// Queues encoded events under `tag`. Returns false once the pipeline has stopped.
     pub fn emit(&self, tag: &str, data: Vec<u8>, records: usize) -> bool {
-        self.tx.send(EmitBatch { tag: tag.to_string(), data, records }).is_ok()
+        self.tx
+            .send(EmitBatch {
+                tag: tag.to_string(),
+                data,
+                records,
+            })
+            .is_ok()
     }
 }
 
@@ -146,7 +169,8 @@ impl InputContext {
         }
         self.metrics.records.add(records as u64);
         self.metrics.bytes.add(data.len() as u64);
-        self.ingest.ingest(&self.name, self.plugin, signal, tag, data, records);
+        self.ingest
+            .ingest(&self.name, self.plugin, signal, tag, data, records);
         // Past mem_buf_limit the input waits here: paused until deliveries free memory.
         let ingest = &self.ingest;
         self.budget.wait_below(&self.name, || ingest.flush()).await;

@@ -34,12 +34,23 @@ pub struct RunReport {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot start the HTTP server on {addr}: {source}")]
-    Http { addr: String, source: std::io::Error },
+    Http {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// Runs the pipeline until a stop signal, then shuts down gracefully.
 pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
-    let Pipeline { service, metrics, inputs, filters, outputs, emitters, .. } = pipeline;
+    let Pipeline {
+        service,
+        metrics,
+        inputs,
+        filters,
+        outputs,
+        emitters,
+        ..
+    } = pipeline;
     let started = Instant::now();
     crate::info!(
         "weir",
@@ -47,17 +58,41 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    crate::info!("storage", "type=memory, sync={}", if service.storage.sync_full { "full" } else { "normal" });
+    crate::info!(
+        "storage",
+        "type=memory, sync={}",
+        if service.storage.sync_full {
+            "full"
+        } else {
+            "normal"
+        }
+    );
 
     // The HTTP server binds first: a port already taken fails before anything else starts.
     let stop_http = CancellationToken::new();
     let http_task = if service.http_server {
         let addr = format!("{}:{}", service.http_listen, service.http_port);
-        let listener =
-            tokio::net::TcpListener::bind(&addr).await.map_err(|source| StartError::Http { addr: addr.clone(), source })?;
-        crate::info!("http_server", "listen iface={} tcp_port={}", service.http_listen, service.http_port);
-        let state = crate::http::ApiState { metrics: metrics.clone(), started };
-        Some(tokio::spawn(crate::http::serve(listener, state, stop_http.clone())))
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartError::Http {
+                addr: addr.clone(),
+                source,
+            })?;
+        crate::info!(
+            "http_server",
+            "listen iface={} tcp_port={}",
+            service.http_listen,
+            service.http_port
+        );
+        let state = crate::http::ApiState {
+            metrics: metrics.clone(),
+            started,
+        };
+        Some(tokio::spawn(crate::http::serve(
+            listener,
+            state,
+            stop_http.clone(),
+        )))
     } else {
         None
     };
@@ -71,14 +106,23 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         let (handle, rx) = output::queue(slot.matcher);
         let rt = Arc::new(slot.runtime);
         crate::info!(rt.ctx.component, "worker #0 started");
-        output_tasks.push(tokio::spawn(output::run(rt.clone(), rx, pending.clone(), draining.clone())));
+        output_tasks.push(tokio::spawn(output::run(
+            rt.clone(),
+            rx,
+            pending.clone(),
+            draining.clone(),
+        )));
         runtimes.push(rt);
         handles.push(handle);
     }
     let shared = Arc::new(Shared::new(filters, handles, pending.clone()));
 
     let stop_flush = CancellationToken::new();
-    let flush_task = tokio::spawn(flush_timer(shared.clone(), service.flush, stop_flush.clone()));
+    let flush_task = tokio::spawn(flush_timer(
+        shared.clone(),
+        service.flush,
+        stop_flush.clone(),
+    ));
 
     let cancel_inputs = CancellationToken::new();
     let exit = CancellationToken::new();
@@ -130,13 +174,23 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     };
 
     // 1. Inputs stop. An input that does not return promptly is abandoned at `grace`.
-    crate::info!("engine", "service will shutdown in max {} seconds", service.grace.as_secs());
+    crate::info!(
+        "engine",
+        "service will shutdown in max {} seconds",
+        service.grace.as_secs()
+    );
     let deadline = tokio::time::Instant::now() + service.grace;
     cancel_inputs.cancel();
-    let _ = tokio::time::timeout_at(deadline, async { while input_tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout_at(deadline, async {
+        while input_tasks.join_next().await.is_some() {}
+    })
+    .await;
     input_tasks.abort_all();
     cancel_emitters.cancel();
-    let _ = tokio::time::timeout_at(deadline, async { while emitter_tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout_at(deadline, async {
+        while emitter_tasks.join_next().await.is_some() {}
+    })
+    .await;
     emitter_tasks.abort_all();
     // 2. Everything buffered goes to the outputs.
     stop_flush.cancel();
@@ -181,7 +235,10 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     } else {
         crate::info!("engine", "service has stopped (0 pending tasks)");
     }
-    Ok(RunReport { reason, pending: left })
+    Ok(RunReport {
+        reason,
+        pending: left,
+    })
 }
 
 /// Closes every open chunk each `flush` interval.
@@ -198,7 +255,10 @@ async fn flush_timer(shared: Arc<Shared>, every: Duration, stop: CancellationTok
 }
 
 /// The input behind a filter's emitter: takes what the filter re-emits and ingests it.
-async fn run_emitter(mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::context::EmitBatch>, mut ctx: InputContext) {
+async fn run_emitter(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::context::EmitBatch>,
+    mut ctx: InputContext,
+) {
     loop {
         let batch = tokio::select! {
             b = rx.recv() => b,
@@ -218,7 +278,10 @@ async fn run_emitter(mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::context
 #[cfg(unix)]
 async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the process still stops on SIGTERM, just not gracefully.
         std::future::pending::<()>().await;
         return;

@@ -52,7 +52,8 @@ pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationTok
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(route(&state, &req)) }
             });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -91,13 +92,21 @@ fn route(state: &ApiState, req: &Request<Incoming>) -> Response<Full<hyper::body
 
 /// Fluent Bit's human-readable uptime sentence.
 fn uptime_hr(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86400,
+        secs % 86400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     format!("Weir has been running:  {d} day, {h} hour, {m} minute and {s} seconds")
 }
 
 fn json(v: &serde_json::Value) -> Response<Full<hyper::body::Bytes>> {
     let mut r = Response::new(Full::new(hyper::body::Bytes::from(v.to_string())));
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -111,6 +120,9 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<hyper::body::By
 mod tests {
     #[test]
     fn uptime_sentence() {
-        assert_eq!(super::uptime_hr(90061), "Weir has been running:  1 day, 1 hour, 1 minute and 1 seconds");
+        assert_eq!(
+            super::uptime_hr(90061),
+            "Weir has been running:  1 day, 1 hour, 1 minute and 1 seconds"
+        );
     }
 }

@@ -5,12 +5,12 @@
 //! list in [`Shared`] and closes them every `flush` interval.
 
 use crate::budget::{MemBudget, Tracked};
+use crate::context::FilterContext;
 use crate::metrics::FilterMetrics;
 use crate::output::OutputHandle;
 use crate::pending::Pending;
 use crate::plugin::{Batch, Filter, FilterOutcome};
 use crate::router::TagMatcher;
-use crate::context::FilterContext;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +48,9 @@ struct OpenChunk {
     created: Instant,
 }
 
+/// An open chunk taken out of its map: tag, signal and contents.
+type ClosedChunk = (Arc<str>, Signal, OpenChunk);
+
 fn signal_index(s: Signal) -> usize {
     match s {
         Signal::Logs => 0,
@@ -59,15 +62,36 @@ fn signal_index(s: Signal) -> usize {
 const SIGNALS: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
 
 impl Shared {
-    pub fn new(filters: Vec<FilterInstance>, outputs: Vec<OutputHandle>, pending: Arc<Pending>) -> Self {
-        Self { filters, outputs, pending, chunk_seq: AtomicU64::new(1), open: Mutex::new(Vec::new()) }
+    pub fn new(
+        filters: Vec<FilterInstance>,
+        outputs: Vec<OutputHandle>,
+        pending: Arc<Pending>,
+    ) -> Self {
+        Self {
+            filters,
+            outputs,
+            pending,
+            chunk_seq: AtomicU64::new(1),
+            open: Mutex::new(Vec::new()),
+        }
     }
 
     /// A new ingest path for one input, charging what it buffers to `budget`.
     pub fn ingest(self: &Arc<Self>, budget: Arc<MemBudget>) -> Ingest {
-        let chunks = Arc::new(Mutex::new(OpenChunks { by_signal: Default::default(), budget }));
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).push(chunks.clone());
-        Ingest { shared: self.clone(), chunks, filter_cache: HashMap::new(), spare: [EventWriter::new(), EventWriter::new()] }
+        let chunks = Arc::new(Mutex::new(OpenChunks {
+            by_signal: Default::default(),
+            budget,
+        }));
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(chunks.clone());
+        Ingest {
+            shared: self.clone(),
+            chunks,
+            filter_cache: HashMap::new(),
+            spare: [EventWriter::new(), EventWriter::new()],
+        }
     }
 
     /// Closes every open chunk of every input and sends them on (the `flush` tick).
@@ -81,7 +105,7 @@ impl Shared {
     /// Closes one input's open chunks and sends them on.
     fn flush_input(&self, chunks: &Mutex<OpenChunks>) {
         {
-            let (closed, budget): (Vec<(Arc<str>, Signal, OpenChunk)>, Arc<MemBudget>) = {
+            let (closed, budget): (Vec<ClosedChunk>, Arc<MemBudget>) = {
                 let mut guard = chunks.lock().unwrap_or_else(|e| e.into_inner());
                 let mut v = Vec::new();
                 for (i, map) in guard.by_signal.iter_mut().enumerate() {
@@ -113,7 +137,11 @@ impl Shared {
         if chunk.chunk.records == 0 {
             return;
         }
-        let routes: Vec<&OutputHandle> = self.outputs.iter().filter(|o| o.matcher.matches(&chunk.chunk.tag)).collect();
+        let routes: Vec<&OutputHandle> = self
+            .outputs
+            .iter()
+            .filter(|o| o.matcher.matches(&chunk.chunk.tag))
+            .collect();
         if routes.is_empty() {
             crate::debug!(
                 "router",
@@ -150,8 +178,14 @@ impl Ingest {
         if let Some(f) = self.filter_cache.get(tag) {
             return f.clone();
         }
-        let f: Arc<[usize]> =
-            self.shared.filters.iter().enumerate().filter(|(_, f)| f.matcher.matches(tag)).map(|(i, _)| i).collect();
+        let f: Arc<[usize]> = self
+            .shared
+            .filters
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.matcher.matches(tag))
+            .map(|(i, _)| i)
+            .collect();
         if self.filter_cache.len() >= FILTER_CACHE_LIMIT {
             self.filter_cache.clear();
         }
@@ -160,13 +194,28 @@ impl Ingest {
     }
 
     /// Runs the filters over a batch and appends what survives to the chunk for `tag`.
-    pub fn ingest(&mut self, input: &str, input_plugin: &str, signal: Signal, tag: &str, data: &[u8], records: usize) {
-        let filters = if signal == Signal::Logs { self.filters_for(tag) } else { Arc::from([]) };
+    pub fn ingest(
+        &mut self,
+        input: &str,
+        input_plugin: &str,
+        signal: Signal,
+        tag: &str,
+        data: &[u8],
+        records: usize,
+    ) {
+        let filters = if signal == Signal::Logs {
+            self.filters_for(tag)
+        } else {
+            Arc::from([])
+        };
         if filters.is_empty() {
             self.append(signal, tag, data, records);
             return;
         }
-        let ctx = FilterContext { input, input_plugin };
+        let ctx = FilterContext {
+            input,
+            input_plugin,
+        };
         // `cur` is None while the batch is still the caller's bytes; Some(i) once spare[i] holds it.
         let mut cur: Option<usize> = None;
         let mut count = records;
@@ -180,7 +229,15 @@ impl Ingest {
                 Some(i) => &self.spare[i].buf,
             };
             f.metrics.records.add(count as u64);
-            let outcome = f.filter.filter(Batch { tag, data: input_data, records: count }, &mut out, &ctx);
+            let outcome = f.filter.filter(
+                Batch {
+                    tag,
+                    data: input_data,
+                    records: count,
+                },
+                &mut out,
+                &ctx,
+            );
             if outcome == FilterOutcome::Modified {
                 if out.count < count {
                     f.metrics.drop_records.add((count - out.count) as u64);
@@ -220,9 +277,11 @@ impl Ingest {
             let map = &mut guard.by_signal[signal_index(signal)];
             let oc = match map.get_mut(tag) {
                 Some(oc) => oc,
-                None => map
-                    .entry(Arc::from(tag))
-                    .or_insert_with(|| OpenChunk { data: Vec::with_capacity(data.len().max(4096)), records: 0, created: Instant::now() }),
+                None => map.entry(Arc::from(tag)).or_insert_with(|| OpenChunk {
+                    data: Vec::with_capacity(data.len().max(4096)),
+                    records: 0,
+                    created: Instant::now(),
+                }),
             };
             oc.data.extend_from_slice(data);
             oc.records += records;

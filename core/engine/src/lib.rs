@@ -29,8 +29,8 @@ pub use context::{BuildContext, Emitter, FilterContext, InputContext, OutputCont
 pub use engine::{run, RunReport, StartError, StopReason};
 pub use pipeline::{build, BuildOptions, Pipeline};
 pub use plugin::{
-    Batch, BoxFuture, Factory, Filter, FilterOutcome, FlushResult, Input, Output, PluginDescriptor, PluginKind,
-    Registry,
+    Batch, BoxFuture, Factory, Filter, FilterOutcome, FlushResult, Input, Output, PluginDescriptor,
+    PluginKind, Registry,
 };
 pub use service::ServiceConfig;
 

@@ -59,11 +59,43 @@ impl Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// The most verbose level anyone (global or an instance's `log_level`) asked for: the cheap
+/// check that debug and trace macros make before formatting anything.
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 static SINK: Mutex<Option<Box<dyn Write + Send>>> = Mutex::new(None);
+/// Per-component levels (a plugin instance's `log_level`), by component label.
+static COMPONENT_LEVELS: std::sync::RwLock<Vec<(String, Level)>> =
+    std::sync::RwLock::new(Vec::new());
 
 /// Sets the global level.
 pub fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
+    recompute_max();
+}
+
+/// Sets the level of one component (`input:tail:tail.0`), overriding the global level for
+/// its lines: a plugin instance's `log_level`.
+pub fn set_component_level(component: &str, level: Level) {
+    let mut v = COMPONENT_LEVELS.write().unwrap_or_else(|e| e.into_inner());
+    v.retain(|(c, _)| c != component);
+    v.push((component.to_string(), level));
+    drop(v);
+    recompute_max();
+}
+
+fn recompute_max() {
+    let global = LEVEL.load(Ordering::Relaxed);
+    let max = COMPONENT_LEVELS
+        .read()
+        .map(|v| v.iter().map(|(_, l)| *l as u8).max().unwrap_or(0))
+        .unwrap_or(0)
+        .max(global);
+    MAX_LEVEL.store(max, Ordering::Relaxed);
+}
+
+fn component_level(component: &str) -> Option<Level> {
+    let v = COMPONENT_LEVELS.read().ok()?;
+    v.iter().find(|(c, _)| c == component).map(|(_, l)| *l)
 }
 
 /// The global level.
@@ -71,14 +103,17 @@ pub fn level() -> Level {
     Level::from_u8(LEVEL.load(Ordering::Relaxed))
 }
 
-/// Whether a message at `level` would be written.
+/// Whether a message at `level` might be written by some component (a cheap pre-check).
 pub fn enabled(level: Level) -> bool {
-    level != Level::Off && level as u8 <= LEVEL.load(Ordering::Relaxed)
+    level != Level::Off && level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
 /// Sends logs to a file (appending) instead of stderr.
 pub fn set_file(path: &std::path::Path) -> std::io::Result<()> {
-    let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     Ok(())
 }
@@ -86,6 +121,11 @@ pub fn set_file(path: &std::path::Path) -> std::io::Result<()> {
 /// Writes one log line. Use the `error!`/`warn!`/`info!`/`debug!` macros of this crate.
 pub fn write(level: Level, component: &str, args: std::fmt::Arguments<'_>) {
     if !enabled(level) {
+        return;
+    }
+    let limit =
+        component_level(component).map_or_else(|| LEVEL.load(Ordering::Relaxed), |l| l as u8);
+    if level as u8 > limit {
         return;
     }
     let now = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
@@ -139,6 +179,18 @@ macro_rules! trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn component_levels_override_the_global_one() {
+        set_level(Level::Info);
+        set_component_level("input:tail:tail.9", Level::Debug);
+        assert!(
+            enabled(Level::Debug),
+            "debug macros must format for the verbose component"
+        );
+        assert_eq!(component_level("input:tail:tail.9"), Some(Level::Debug));
+        assert_eq!(component_level("other"), None);
+    }
 
     #[test]
     fn levels() {

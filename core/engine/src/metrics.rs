@@ -48,7 +48,10 @@ impl InputMetrics {
     }
 
     fn extras(&self) -> Vec<(&'static str, u64)> {
-        self.extra.read().map(|v| v.iter().map(|(n, c)| (*n, c.get())).collect()).unwrap_or_default()
+        self.extra
+            .read()
+            .map(|v| v.iter().map(|(n, c)| (*n, c.get())).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -88,19 +91,28 @@ impl Metrics {
 
     pub fn add_input(&self, name: Arc<str>) -> Arc<InputMetrics> {
         let m = Arc::new(InputMetrics::default());
-        self.inputs.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        self.inputs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, m.clone()));
         m
     }
 
     pub fn add_filter(&self, name: Arc<str>) -> Arc<FilterMetrics> {
         let m = Arc::new(FilterMetrics::default());
-        self.filters.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        self.filters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, m.clone()));
         m
     }
 
     pub fn add_output(&self, name: Arc<str>) -> Arc<OutputMetrics> {
         let m = Arc::new(OutputMetrics::default());
-        self.outputs.write().unwrap_or_else(|e| e.into_inner()).push((name, m.clone()));
+        self.outputs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, m.clone()));
         m
     }
 
@@ -118,7 +130,12 @@ impl Metrics {
             inputs.insert(name.to_string(), Value::Object(o));
         }
         let mut filters = Map::new();
-        for (name, m) in self.filters.read().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (name, m) in self
+            .filters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             filters.insert(
                 name.to_string(),
                 json!({
@@ -129,7 +146,12 @@ impl Metrics {
             );
         }
         let mut outputs = Map::new();
-        for (name, m) in self.outputs.read().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (name, m) in self
+            .outputs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             outputs.insert(
                 name.to_string(),
                 json!({

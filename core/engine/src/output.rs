@@ -1,6 +1,7 @@
 //! Running outputs: a queue per output instance, bounded flush concurrency (`workers`), and
 //! retries with backoff owned by the engine.
 
+use crate::budget::Tracked;
 use crate::context::OutputContext;
 use crate::metrics::OutputMetrics;
 use crate::pending::Pending;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
-use crate::budget::Tracked;
 use weir_event::Chunk;
 
 /// What the dispatcher holds for each output: how to match and where to queue.
@@ -53,7 +53,12 @@ pub(crate) async fn run(
     let workers = Arc::new(Semaphore::new(rt.workers.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     while let Some(chunk) = rx.recv().await {
-        let (rt, pending, draining, workers) = (rt.clone(), pending.clone(), draining.clone(), workers.clone());
+        let (rt, pending, draining, workers) = (
+            rt.clone(),
+            pending.clone(),
+            draining.clone(),
+            workers.clone(),
+        );
         tasks.spawn(async move {
             deliver(&rt, &chunk.chunk, &workers, &draining).await;
             pending.done();
@@ -66,12 +71,19 @@ pub(crate) async fn run(
 
 /// One chunk to one output, with retries. A worker permit is held only while flushing, not
 /// while waiting to retry, so one failing chunk does not stall the others.
-async fn deliver(rt: &OutputRuntime, chunk: &Chunk, workers: &Semaphore, draining: &CancellationToken) {
+async fn deliver(
+    rt: &OutputRuntime,
+    chunk: &Chunk,
+    workers: &Semaphore,
+    draining: &CancellationToken,
+) {
     let mut rng = fastrand::Rng::new();
     let mut attempt: u32 = 0;
     loop {
         let result = {
-            let Ok(_permit) = workers.acquire().await else { return };
+            let Ok(_permit) = workers.acquire().await else {
+                return;
+            };
             rt.output.flush(chunk, &rt.ctx).await
         };
         let records = chunk.records as u64;

@@ -11,7 +11,9 @@ use crate::output::OutputRuntime;
 use crate::plugin::{Factory, Input, PluginDescriptor, PluginKind, Registry};
 use crate::router::TagMatcher;
 use crate::scheduler::RetryLimit;
-use crate::service::{ServiceConfig, FILTER_COMMON_PARAMS, INPUT_COMMON_PARAMS, OUTPUT_COMMON_PARAMS};
+use crate::service::{
+    ServiceConfig, FILTER_COMMON_PARAMS, INPUT_COMMON_PARAMS, OUTPUT_COMMON_PARAMS,
+};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,16 +58,31 @@ pub struct BuildOptions {
 impl Pipeline {
     /// Instance names, in order, for `--dry-run` summaries: (kind, plugin, instance).
     pub fn instances(&self) -> Vec<(PluginKind, &str, &str)> {
-        let mut v: Vec<(PluginKind, &str, &str)> =
-            self.inputs.iter().map(|i| (PluginKind::Input, i.plugin, &*i.name)).collect();
-        v.extend(self.filters.iter().map(|f| (PluginKind::Filter, "", &*f.name)));
-        v.extend(self.outputs.iter().map(|o| (PluginKind::Output, "", &*o.runtime.ctx.name)));
+        let mut v: Vec<(PluginKind, &str, &str)> = self
+            .inputs
+            .iter()
+            .map(|i| (PluginKind::Input, i.plugin, &*i.name))
+            .collect();
+        v.extend(
+            self.filters
+                .iter()
+                .map(|f| (PluginKind::Filter, "", &*f.name)),
+        );
+        v.extend(
+            self.outputs
+                .iter()
+                .map(|o| (PluginKind::Output, "", &*o.runtime.ctx.name)),
+        );
         v
     }
 }
 
 /// Builds the pipeline described by `config`.
-pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Result<Pipeline, ConfigError> {
+pub fn build(
+    config: &Config,
+    registry: &Registry,
+    opts: &BuildOptions,
+) -> Result<Pipeline, ConfigError> {
     let service = Arc::new(ServiceConfig::from_section(&config.service)?);
     let parsers = Arc::new(build_parsers(config, &service, opts)?);
     let metrics = Arc::new(Metrics::new());
@@ -75,13 +92,32 @@ pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Resul
     for section in &config.inputs {
         let (d, params) = resolve(registry, PluginKind::Input, section, INPUT_COMMON_PARAMS)?;
         let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
-        let Factory::Input(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let ctx = BuildContext::new(
+            name.clone(),
+            service.clone(),
+            parsers.clone(),
+            opts.config_dir.clone(),
+        );
+        let Factory::Input(make) = &d.factory else {
+            unreachable!("descriptor kind checked by resolve")
+        };
         let input = make(&params, &ctx)?;
-        let tag: Arc<str> = params.str("tag").filter(|t| !t.is_empty()).map_or_else(|| name.clone(), Arc::from);
+        let tag: Arc<str> = params
+            .str("tag")
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| name.clone(), Arc::from);
         let m = metrics.add_input(name.clone());
         let mem_buf_limit = params.size("mem_buf_limit").filter(|l| *l > 0);
-        inputs.push(InputSlot { name, plugin: d.name, tag, input, metrics: m, mem_buf_limit });
+        check_storage_type(&params)?;
+        apply_log_level(&params, &format!("input:{}:{}", d.name, name))?;
+        inputs.push(InputSlot {
+            name,
+            plugin: d.name,
+            tag,
+            input,
+            metrics: m,
+            mem_buf_limit,
+        });
     }
 
     let mut filters = Vec::new();
@@ -89,34 +125,63 @@ pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Resul
     for section in &config.filters {
         let (d, params) = resolve(registry, PluginKind::Filter, section, FILTER_COMMON_PARAMS)?;
         let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
-        let Factory::Filter(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let ctx = BuildContext::new(
+            name.clone(),
+            service.clone(),
+            parsers.clone(),
+            opts.config_dir.clone(),
+        );
+        let Factory::Filter(make) = &d.factory else {
+            unreachable!("descriptor kind checked by resolve")
+        };
         let filter = make(&params, &ctx)?;
         let matcher = matcher(&params, &name)?;
+        apply_log_level(&params, &format!("filter:{}:{}", d.name, name))?;
         emitters.extend(ctx.emitters.into_inner().unwrap_or_else(|e| e.into_inner()));
-        filters.push(FilterInstance { metrics: metrics.add_filter(name.clone()), name, matcher, filter });
+        filters.push(FilterInstance {
+            metrics: metrics.add_filter(name.clone()),
+            name,
+            matcher,
+            filter,
+        });
     }
 
     let mut outputs = Vec::new();
     for section in &config.outputs {
         let (d, params) = resolve(registry, PluginKind::Output, section, OUTPUT_COMMON_PARAMS)?;
         let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(name.clone(), service.clone(), parsers.clone(), opts.config_dir.clone());
-        let Factory::Output(make) = &d.factory else { unreachable!("descriptor kind checked by resolve") };
+        let ctx = BuildContext::new(
+            name.clone(),
+            service.clone(),
+            parsers.clone(),
+            opts.config_dir.clone(),
+        );
+        let Factory::Output(make) = &d.factory else {
+            unreachable!("descriptor kind checked by resolve")
+        };
         let output = make(&params, &ctx)?;
         let matcher = matcher(&params, &name)?;
+        apply_log_level(&params, &format!("output:{}:{}", d.name, name))?;
         let limit_text = params.str("retry_limit").unwrap_or("1");
         let retry_limit = RetryLimit::parse(limit_text).ok_or_else(|| {
-            params.error("retry_limit", format!("expected a number, no_limits, false or no_retries; got '{limit_text}'"))
+            params.error(
+                "retry_limit",
+                format!("expected a number, no_limits, false or no_retries; got '{limit_text}'"),
+            )
         })?;
         let workers = match params.int("workers") {
             None => 1,
             Some(n) if (0..=256).contains(&n) => (n as usize).max(1),
-            Some(n) => return Err(params.error("workers", format!("expected between 0 and 256, got {n}"))),
+            Some(n) => {
+                return Err(params.error("workers", format!("expected between 0 and 256, got {n}")))
+            }
         };
         let runtime = OutputRuntime {
             output,
-            ctx: OutputContext { component: format!("output:{}:{}", d.name, name), name: name.clone() },
+            ctx: OutputContext {
+                component: format!("output:{}:{}", d.name, name),
+                name: name.clone(),
+            },
             metrics: metrics.add_output(name),
             retry_limit,
             workers,
@@ -128,7 +193,15 @@ pub fn build(config: &Config, registry: &Registry, opts: &BuildOptions) -> Resul
     for e in &emitters {
         names.reserve(&e.name, &config.service)?;
     }
-    Ok(Pipeline { service, metrics, parsers, inputs, filters, outputs, emitters })
+    Ok(Pipeline {
+        service,
+        metrics,
+        parsers,
+        inputs,
+        filters,
+        outputs,
+        emitters,
+    })
 }
 
 /// Finds the plugin a section names and validates its parameters against its table plus the
@@ -140,14 +213,22 @@ fn resolve(
     common: &'static [weir_config::ParamSpec],
 ) -> Result<(&'static PluginDescriptor, Params), ConfigError> {
     let Some(prop) = section.get("name") else {
-        return Err(ConfigError::at(&section.location, format!("{} section without a 'name'", kind.as_str()))
-            .with_key("name"));
+        return Err(ConfigError::at(
+            &section.location,
+            format!("{} section without a 'name'", kind.as_str()),
+        )
+        .with_key("name"));
     };
     let Some(d) = registry.find(kind, &prop.value) else {
         let known = registry.names(kind);
         return Err(ConfigError::at(
             &prop.location,
-            format!("unknown {} plugin '{}'; known: {}", kind.as_str(), prop.value, known.join(", ")),
+            format!(
+                "unknown {} plugin '{}'; known: {}",
+                kind.as_str(),
+                prop.value,
+                known.join(", ")
+            ),
         )
         .with_key("name")
         .with_suggestion(weir_config::suggest(&prop.value, known.iter().copied())));
@@ -157,9 +238,42 @@ fn resolve(
     Ok((d, params))
 }
 
+/// Filesystem buffering arrives with durable storage; until then asking for it is an error,
+/// not a silent fallback to memory.
+fn check_storage_type(params: &Params) -> Result<(), ConfigError> {
+    let t = params.str("storage.type").unwrap_or("memory");
+    match t.to_ascii_lowercase().as_str() {
+        "memory" => Ok(()),
+        "filesystem" => Err(params.error(
+            "storage.type",
+            "storage.type filesystem is not supported by Weir yet; use memory",
+        )),
+        _ => Err(params.error(
+            "storage.type",
+            format!("expected memory or filesystem, got '{t}'"),
+        )),
+    }
+}
+
+/// An instance's own `log_level` applies to the log lines of its component.
+fn apply_log_level(params: &Params, component: &str) -> Result<(), ConfigError> {
+    let Some(text) = params.str("log_level") else {
+        return Ok(());
+    };
+    let level = crate::log::Level::parse(text).ok_or_else(|| {
+        params.error(
+            "log_level",
+            format!("expected one of off, error, warn, info, debug, trace; got '{text}'"),
+        )
+    })?;
+    crate::log::set_component_level(component, level);
+    Ok(())
+}
+
 fn matcher(params: &Params, name: &str) -> Result<TagMatcher, ConfigError> {
     if let Some(re) = params.str("match_regex").filter(|s| !s.is_empty()) {
-        let r = regex::Regex::new(re).map_err(|e| params.error("match_regex", format!("invalid regular expression: {e}")))?;
+        let r = regex::Regex::new(re)
+            .map_err(|e| params.error("match_regex", format!("invalid regular expression: {e}")))?;
         return Ok(TagMatcher::Regex(r));
     }
     match params.str("match").filter(|s| !s.is_empty()) {
@@ -186,7 +300,10 @@ impl InstanceNames {
         let name: Arc<str> = match params.str("alias").filter(|a| !a.is_empty()) {
             Some(a) => {
                 if self.used.contains(a) {
-                    return Err(params.error("alias", format!("alias '{a}' is already used by another instance")));
+                    return Err(params.error(
+                        "alias",
+                        format!("alias '{a}' is already used by another instance"),
+                    ));
                 }
                 a.into()
             }
@@ -207,11 +324,21 @@ impl InstanceNames {
     }
 }
 
-fn build_parsers(config: &Config, service: &ServiceConfig, opts: &BuildOptions) -> Result<ParserRegistry, ConfigError> {
+fn build_parsers(
+    config: &Config,
+    service: &ServiceConfig,
+    opts: &BuildOptions,
+) -> Result<ParserRegistry, ConfigError> {
     let mut user_parsers: Vec<Section> = Vec::new();
     let mut user_multiline: Vec<Section> = Vec::new();
     // Parsers files see the configuration's own variables (@SET, env:) before the environment.
-    let env = |name: &str| config.variables.get(name).cloned().or_else(|| std::env::var(name).ok());
+    let env = |name: &str| {
+        config
+            .variables
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
     for file in &service.parsers_files {
         let path = resolve_path(&opts.config_dir, file);
         let (p, m) = weir_config::load_parsers_file(&path, &env)?;
@@ -229,12 +356,18 @@ fn build_parsers(config: &Config, service: &ServiceConfig, opts: &BuildOptions) 
             weir_config::Format::Classic,
             &|_| None,
         )?;
-        let defined: HashSet<String> =
-            user_parsers.iter().filter_map(|s| s.name()).map(|n| n.to_ascii_lowercase()).collect();
+        let defined: HashSet<String> = user_parsers
+            .iter()
+            .filter_map(|s| s.name())
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
         let keep: Vec<Section> = bundled
             .parsers
             .into_iter()
-            .filter(|s| s.name().is_some_and(|n| !defined.contains(&n.to_ascii_lowercase())))
+            .filter(|s| {
+                s.name()
+                    .is_some_and(|n| !defined.contains(&n.to_ascii_lowercase()))
+            })
             .collect();
         registry.add_sections(&keep, &[])?;
     }

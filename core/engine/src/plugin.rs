@@ -34,11 +34,14 @@ impl PluginKind {
     }
 }
 
+/// Builds a plugin instance of type `T` from its validated parameters.
+pub type MakeFn<T> = fn(&Params, &BuildContext) -> Result<Box<T>, ConfigError>;
+
 /// Builds a plugin instance from its validated parameters.
 pub enum Factory {
-    Input(fn(&Params, &BuildContext) -> Result<Box<dyn Input>, ConfigError>),
-    Filter(fn(&Params, &BuildContext) -> Result<Box<dyn Filter>, ConfigError>),
-    Output(fn(&Params, &BuildContext) -> Result<Box<dyn Output>, ConfigError>),
+    Input(MakeFn<dyn Input>),
+    Filter(MakeFn<dyn Filter>),
+    Output(MakeFn<dyn Output>),
 }
 
 /// Everything the engine knows about a plugin before it is configured.
@@ -55,7 +58,10 @@ pub struct PluginDescriptor {
 
 impl std::fmt::Debug for PluginDescriptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginDescriptor").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("PluginDescriptor")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -90,7 +96,12 @@ pub struct Batch<'a> {
 /// Filters are shared by every input whose tag they match, possibly from several threads, so
 /// they take `&self`; a filter that keeps state guards it itself.
 pub trait Filter: Send + Sync {
-    fn filter(&self, batch: Batch<'_>, out: &mut EventWriter, ctx: &FilterContext<'_>) -> FilterOutcome;
+    fn filter(
+        &self,
+        batch: Batch<'_>,
+        out: &mut EventWriter,
+        ctx: &FilterContext<'_>,
+    ) -> FilterOutcome;
 }
 
 /// An output's answer to one flush.
@@ -132,19 +143,30 @@ impl Registry {
 
     /// Finds a plugin by kind and name (case-insensitive, as Fluent Bit).
     pub fn find(&self, kind: PluginKind, name: &str) -> Option<&'static PluginDescriptor> {
-        self.plugins.iter().copied().find(|d| d.kind == kind && d.name.eq_ignore_ascii_case(name))
+        self.plugins
+            .iter()
+            .copied()
+            .find(|d| d.kind == kind && d.name.eq_ignore_ascii_case(name))
     }
 
     /// Plugins of one kind, sorted by name.
     pub fn of_kind(&self, kind: PluginKind) -> Vec<&'static PluginDescriptor> {
-        let mut v: Vec<_> = self.plugins.iter().copied().filter(|d| d.kind == kind).collect();
+        let mut v: Vec<_> = self
+            .plugins
+            .iter()
+            .copied()
+            .filter(|d| d.kind == kind)
+            .collect();
         v.sort_by_key(|d| d.name);
         v
     }
 
     /// Every plugin, inputs then filters then outputs, each sorted by name.
     pub fn all(&self) -> Vec<&'static PluginDescriptor> {
-        [PluginKind::Input, PluginKind::Filter, PluginKind::Output].into_iter().flat_map(|k| self.of_kind(k)).collect()
+        [PluginKind::Input, PluginKind::Filter, PluginKind::Output]
+            .into_iter()
+            .flat_map(|k| self.of_kind(k))
+            .collect()
     }
 
     /// Names of one kind, for "did you mean" suggestions.

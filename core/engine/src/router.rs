@@ -85,7 +85,13 @@ mod tests {
 
     /// Reference implementation: the same semantics through a regex.
     fn reference(p: &str, t: &str) -> bool {
-        let re = format!("^{}$", p.split('*').map(regex::escape).collect::<Vec<_>>().join(".*"));
+        let re = format!(
+            "^{}$",
+            p.split('*')
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join(".*")
+        );
         Regex::new(&re).unwrap().is_match(t)
     }
 

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(RetryLimit::parse("3"), Some(RetryLimit::Limited(3)));
         assert_eq!(RetryLimit::parse("no_limits"), Some(RetryLimit::Unlimited));
         assert_eq!(RetryLimit::parse("False"), Some(RetryLimit::Unlimited));
-        assert_eq!(RetryLimit::parse("no_retries"), Some(RetryLimit::Limited(0)));
+        assert_eq!(
+            RetryLimit::parse("no_retries"),
+            Some(RetryLimit::Limited(0))
+        );
         assert_eq!(RetryLimit::parse("-1"), None);
         assert!(!RetryLimit::Limited(0).allows(1));
         assert!(RetryLimit::Limited(2).allows(2));

@@ -9,42 +9,107 @@ use weir_config::{ConfigError, ParamSpec, Params, Section};
 /// Every `service` key Weir knows. Keys Fluent Bit has and Weir does not implement yet are
 /// listed as not supported, so they fail with a clear message instead of being ignored.
 pub static SERVICE_PARAMS: &[ParamSpec] = &[
-    ParamSpec::time("flush").default("1").desc("Interval in seconds at which buffered chunks are handed to the outputs."),
-    ParamSpec::time("grace").default("5").desc("On shutdown, seconds to wait for buffered data to be delivered."),
-    ParamSpec::bool("daemon").default("off").desc("Run in the background. Not supported: run Weir under systemd or another supervisor."),
-    ParamSpec::str("log_level").default("info").desc("Log verbosity: off, error, warn, info, debug or trace."),
+    ParamSpec::time("flush")
+        .default("1")
+        .desc("Interval in seconds at which buffered chunks are handed to the outputs."),
+    ParamSpec::time("grace")
+        .default("5")
+        .desc("On shutdown, seconds to wait for buffered data to be delivered."),
+    ParamSpec::bool("daemon").default("off").desc(
+        "Run in the background. Not supported: run Weir under systemd or another supervisor.",
+    ),
+    ParamSpec::str("log_level")
+        .default("info")
+        .desc("Log verbosity: off, error, warn, info, debug or trace."),
     ParamSpec::str("log_file").desc("Write logs to this file instead of stderr."),
-    ParamSpec::str("parsers_file").multiple().desc("A parsers file to load (classic or YAML); may be given more than once."),
-    ParamSpec::str("plugins_file").not_yet().desc("Loads external plugins."),
-    ParamSpec::str("streams_file").not_yet().desc("Stream processor configuration."),
-    ParamSpec::bool("http_server").default("off").desc("Serve the HTTP monitoring API."),
-    ParamSpec::str("http_listen").default("0.0.0.0").desc("Address the HTTP monitoring API listens on."),
-    ParamSpec::int("http_port").default("2020").desc("TCP port of the HTTP monitoring API."),
-    ParamSpec::bool("hot_reload").default("off").desc("Allow reloading the configuration while running."),
-    ParamSpec::bool("health_check").default("off").desc("Enable the health endpoint's error and retry thresholds."),
-    ParamSpec::int("hc_errors_count").default("5").desc("Health check: output errors allowed per period."),
-    ParamSpec::int("hc_retry_failure_count").default("5").desc("Health check: failed retries allowed per period."),
-    ParamSpec::int("hc_period").default("60").desc("Health check: period in seconds."),
-    ParamSpec::int("scheduler.base").default("5").desc("Base of the exponential retry backoff, in seconds."),
-    ParamSpec::int("scheduler.cap").default("2000").desc("Longest wait between two retries, in seconds."),
+    ParamSpec::str("parsers_file")
+        .multiple()
+        .desc("A parsers file to load (classic or YAML); may be given more than once."),
+    ParamSpec::str("plugins_file")
+        .not_yet()
+        .desc("Loads external plugins."),
+    ParamSpec::str("streams_file")
+        .not_yet()
+        .desc("Stream processor configuration."),
+    ParamSpec::bool("http_server")
+        .default("off")
+        .desc("Serve the HTTP monitoring API."),
+    ParamSpec::str("http_listen")
+        .default("0.0.0.0")
+        .desc("Address the HTTP monitoring API listens on."),
+    ParamSpec::int("http_port")
+        .default("2020")
+        .desc("TCP port of the HTTP monitoring API."),
+    ParamSpec::bool("hot_reload")
+        .default("off")
+        .desc("Allow reloading the configuration while running."),
+    ParamSpec::bool("health_check")
+        .default("off")
+        .desc("Enable the health endpoint's error and retry thresholds."),
+    ParamSpec::int("hc_errors_count")
+        .default("5")
+        .desc("Health check: output errors allowed per period."),
+    ParamSpec::int("hc_retry_failure_count")
+        .default("5")
+        .desc("Health check: failed retries allowed per period."),
+    ParamSpec::int("hc_period")
+        .default("60")
+        .desc("Health check: period in seconds."),
+    ParamSpec::int("scheduler.base")
+        .default("5")
+        .desc("Base of the exponential retry backoff, in seconds."),
+    ParamSpec::int("scheduler.cap")
+        .default("2000")
+        .desc("Longest wait between two retries, in seconds."),
     ParamSpec::str("storage.path").desc("Directory for filesystem buffering."),
-    ParamSpec::str("storage.sync").default("normal").desc("Filesystem sync mode: normal or full."),
-    ParamSpec::bool("storage.checksum").default("off").desc("Verify chunk checksums when reading them back."),
-    ParamSpec::int("storage.max_chunks_up").default("128").desc("Chunks kept in memory at once with filesystem storage."),
-    ParamSpec::size("storage.backlog.mem_limit").default("5M").desc("Memory for replaying the backlog found at start."),
-    ParamSpec::bool("storage.backlog.flush_on_shutdown").default("off").desc("Try to deliver the backlog before exiting."),
-    ParamSpec::bool("storage.delete_irrecoverable_chunks").default("off").desc("Delete chunks that cannot be read instead of keeping them aside."),
-    ParamSpec::bool("storage.metrics").default("off").desc("Report storage metrics."),
-    ParamSpec::bool("storage.keep.rejected").default("off").desc("Keep chunks that outputs rejected in a dead-letter directory."),
-    ParamSpec::str("storage.rejected.path").default("rejected").desc("Dead-letter directory, under storage.path."),
-    ParamSpec::str("storage.inherit").not_yet().desc("Default storage.type for inputs."),
+    ParamSpec::str("storage.sync")
+        .default("normal")
+        .desc("Filesystem sync mode: normal or full."),
+    ParamSpec::bool("storage.checksum")
+        .default("off")
+        .desc("Verify chunk checksums when reading them back."),
+    ParamSpec::int("storage.max_chunks_up")
+        .default("128")
+        .desc("Chunks kept in memory at once with filesystem storage."),
+    ParamSpec::size("storage.backlog.mem_limit")
+        .default("5M")
+        .desc("Memory for replaying the backlog found at start."),
+    ParamSpec::bool("storage.backlog.flush_on_shutdown")
+        .default("off")
+        .desc("Try to deliver the backlog before exiting."),
+    ParamSpec::bool("storage.delete_irrecoverable_chunks")
+        .default("off")
+        .desc("Delete chunks that cannot be read instead of keeping them aside."),
+    ParamSpec::bool("storage.metrics")
+        .default("off")
+        .desc("Report storage metrics."),
+    ParamSpec::bool("storage.keep.rejected")
+        .default("off")
+        .desc("Keep chunks that outputs rejected in a dead-letter directory."),
+    ParamSpec::str("storage.rejected.path")
+        .default("rejected")
+        .desc("Dead-letter directory, under storage.path."),
+    ParamSpec::str("storage.inherit")
+        .not_yet()
+        .desc("Default storage.type for inputs."),
     ParamSpec::str("coro_stack_size").desc("Accepted for compatibility; Weir runs no coroutines."),
-    ParamSpec::bool("json.convert_nan_to_null").default("off").not_yet().desc("Write NaN as null in JSON."),
+    ParamSpec::bool("json.convert_nan_to_null")
+        .default("off")
+        .not_yet()
+        .desc("Write NaN as null in JSON."),
     ParamSpec::str("dns.mode").not_yet().desc("DNS transport."),
-    ParamSpec::str("dns.resolver").not_yet().desc("DNS resolver."),
-    ParamSpec::bool("dns.prefer_ipv4").not_yet().desc("Prefer IPv4 in DNS answers."),
-    ParamSpec::bool("enable_chunk_trace").not_yet().desc("Chunk tracing."),
-    ParamSpec::int("workers").default("1").desc("Weir: threads that run the pipeline. One suits an edge host."),
+    ParamSpec::str("dns.resolver")
+        .not_yet()
+        .desc("DNS resolver."),
+    ParamSpec::bool("dns.prefer_ipv4")
+        .not_yet()
+        .desc("Prefer IPv4 in DNS answers."),
+    ParamSpec::bool("enable_chunk_trace")
+        .not_yet()
+        .desc("Chunk tracing."),
+    ParamSpec::int("workers")
+        .default("1")
+        .desc("Weir: threads that run the pipeline. One suits an edge host."),
 ];
 
 /// Filesystem storage settings, validated now and used by the storage layer.
@@ -116,54 +181,90 @@ impl ServiceConfig {
         }
         let level_text = p.str("log_level").unwrap_or("info");
         let log_level = Level::parse(level_text).ok_or_else(|| {
-            p.error("log_level", format!("expected one of off, error, warn, info, debug, trace; got '{level_text}'"))
+            p.error(
+                "log_level",
+                format!("expected one of off, error, warn, info, debug, trace; got '{level_text}'"),
+            )
         })?;
         let flush = p.time("flush").unwrap_or(Duration::from_secs(1));
         if flush.is_zero() {
             return Err(p.error("flush", "expected a positive interval"));
         }
         let port = p.int("http_port").unwrap_or(2020);
-        let http_port = u16::try_from(port)
-            .map_err(|_| p.error("http_port", format!("expected a TCP port between 0 and 65535, got {port}")))?;
+        let http_port = u16::try_from(port).map_err(|_| {
+            p.error(
+                "http_port",
+                format!("expected a TCP port between 0 and 65535, got {port}"),
+            )
+        })?;
         let sync = p.str("storage.sync").unwrap_or("normal");
         let sync_full = match sync.to_ascii_lowercase().as_str() {
             "normal" => false,
             "full" => true,
-            _ => return Err(p.error("storage.sync", format!("expected normal or full, got '{sync}'"))),
+            _ => {
+                return Err(p.error(
+                    "storage.sync",
+                    format!("expected normal or full, got '{sync}'"),
+                ))
+            }
         };
         let nonneg = |key: &str, default: i64| -> Result<u64, ConfigError> {
             let v = p.int(key).unwrap_or(default);
-            u64::try_from(v).map_err(|_| p.error(key, format!("expected a number of 0 or more, got {v}")))
+            u64::try_from(v)
+                .map_err(|_| p.error(key, format!("expected a number of 0 or more, got {v}")))
         };
         let base = nonneg("scheduler.base", 5)?.max(1);
         let cap = nonneg("scheduler.cap", 2000)?;
         let workers = nonneg("workers", 1)?;
         if workers == 0 || workers > 256 {
-            return Err(p.error("workers", format!("expected between 1 and 256 threads, got {workers}")));
+            return Err(p.error(
+                "workers",
+                format!("expected between 1 and 256 threads, got {workers}"),
+            ));
         }
         Ok(Self {
             flush,
             grace: p.time("grace").unwrap_or(Duration::from_secs(5)),
             log_level,
-            log_file: p.str("log_file").filter(|s| !s.is_empty()).map(PathBuf::from),
-            parsers_files: p.all("parsers_file").into_iter().map(str::to_string).collect(),
+            log_file: p
+                .str("log_file")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            parsers_files: p
+                .all("parsers_file")
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             http_server: p.bool("http_server").unwrap_or(false),
             http_listen: p.str("http_listen").unwrap_or("0.0.0.0").to_string(),
             http_port,
             hot_reload: p.bool("hot_reload").unwrap_or(false),
             health_check: p.bool("health_check").unwrap_or(false),
-            backoff: Backoff { base, cap: cap.max(base) },
+            backoff: Backoff {
+                base,
+                cap: cap.max(base),
+            },
             storage: StorageSettings {
-                path: p.str("storage.path").filter(|s| !s.is_empty()).map(PathBuf::from),
+                path: p
+                    .str("storage.path")
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from),
                 sync_full,
                 checksum: p.bool("storage.checksum").unwrap_or(false),
                 max_chunks_up: nonneg("storage.max_chunks_up", 128)?,
                 backlog_mem_limit: p.size("storage.backlog.mem_limit").unwrap_or(5 << 20),
-                backlog_flush_on_shutdown: p.bool("storage.backlog.flush_on_shutdown").unwrap_or(false),
-                delete_irrecoverable_chunks: p.bool("storage.delete_irrecoverable_chunks").unwrap_or(false),
+                backlog_flush_on_shutdown: p
+                    .bool("storage.backlog.flush_on_shutdown")
+                    .unwrap_or(false),
+                delete_irrecoverable_chunks: p
+                    .bool("storage.delete_irrecoverable_chunks")
+                    .unwrap_or(false),
                 metrics: p.bool("storage.metrics").unwrap_or(false),
                 keep_rejected: p.bool("storage.keep.rejected").unwrap_or(false),
-                rejected_path: p.str("storage.rejected.path").unwrap_or("rejected").to_string(),
+                rejected_path: p
+                    .str("storage.rejected.path")
+                    .unwrap_or("rejected")
+                    .to_string(),
             },
             workers: workers as usize,
         })
@@ -172,37 +273,65 @@ impl ServiceConfig {
 
 /// Keys every input takes, besides its own.
 pub static INPUT_COMMON_PARAMS: &[ParamSpec] = &[
-    ParamSpec::str("name").required().desc("The input plugin's name."),
-    ParamSpec::str("tag").desc("Tag of the records this input produces (default: the instance name)."),
+    ParamSpec::str("name")
+        .required()
+        .desc("The input plugin's name."),
+    ParamSpec::str("tag")
+        .desc("Tag of the records this input produces (default: the instance name)."),
     ParamSpec::str("alias").desc("Instance name used in metrics and logs instead of name.N."),
     ParamSpec::str("log_level").desc("Log level for this instance."),
-    ParamSpec::size("mem_buf_limit").desc("Pause the input when its buffered data exceeds this size."),
-    ParamSpec::str("storage.type").default("memory").desc("Buffering: memory or filesystem."),
-    ParamSpec::bool("storage.pause_on_chunks_overlimit").default("off").desc("Pause the input when storage.max_chunks_up is reached."),
-    ParamSpec::bool("threaded").default("off").desc("Accepted for compatibility: every Weir input already runs as its own task."),
-    ParamSpec::bool("routable").default("on").not_yet().desc("Whether records of this input are routed."),
-    ParamSpec::time("log_suppress_interval").not_yet().desc("Suppress repeated log messages."),
+    ParamSpec::size("mem_buf_limit")
+        .desc("Pause the input when its buffered data exceeds this size."),
+    ParamSpec::str("storage.type")
+        .default("memory")
+        .desc("Buffering: memory or filesystem."),
+    ParamSpec::bool("storage.pause_on_chunks_overlimit")
+        .default("off")
+        .desc("Pause the input when storage.max_chunks_up is reached."),
+    ParamSpec::bool("threaded")
+        .default("off")
+        .desc("Accepted for compatibility: every Weir input already runs as its own task."),
+    ParamSpec::bool("routable")
+        .default("on")
+        .not_yet()
+        .desc("Whether records of this input are routed."),
+    ParamSpec::time("log_suppress_interval")
+        .not_yet()
+        .desc("Suppress repeated log messages."),
 ];
 
 /// Keys every filter takes, besides its own.
 pub static FILTER_COMMON_PARAMS: &[ParamSpec] = &[
-    ParamSpec::str("name").required().desc("The filter plugin's name."),
+    ParamSpec::str("name")
+        .required()
+        .desc("The filter plugin's name."),
     ParamSpec::str("match").desc("Tags this filter applies to; '*' matches any run of characters."),
-    ParamSpec::str("match_regex").desc("A regular expression selecting the tags this filter applies to."),
+    ParamSpec::str("match_regex")
+        .desc("A regular expression selecting the tags this filter applies to."),
     ParamSpec::str("alias").desc("Instance name used in metrics and logs instead of name.N."),
     ParamSpec::str("log_level").desc("Log level for this instance."),
-    ParamSpec::time("log_suppress_interval").not_yet().desc("Suppress repeated log messages."),
+    ParamSpec::time("log_suppress_interval")
+        .not_yet()
+        .desc("Suppress repeated log messages."),
 ];
 
 /// Keys every output takes, besides its own.
 pub static OUTPUT_COMMON_PARAMS: &[ParamSpec] = &[
-    ParamSpec::str("name").required().desc("The output plugin's name."),
+    ParamSpec::str("name")
+        .required()
+        .desc("The output plugin's name."),
     ParamSpec::str("match").desc("Tags routed to this output; '*' matches any run of characters."),
-    ParamSpec::str("match_regex").desc("A regular expression selecting the tags routed to this output."),
+    ParamSpec::str("match_regex")
+        .desc("A regular expression selecting the tags routed to this output."),
     ParamSpec::str("alias").desc("Instance name used in metrics and logs instead of name.N."),
     ParamSpec::str("log_level").desc("Log level for this instance."),
-    ParamSpec::str("retry_limit").default("1").desc("Retries per chunk: a number, no_limits (or false) for no limit, no_retries for none."),
+    ParamSpec::str("retry_limit").default("1").desc(
+        "Retries per chunk: a number, no_limits (or false) for no limit, no_retries for none.",
+    ),
     ParamSpec::int("workers").desc("Chunks this output flushes at once (default 1)."),
-    ParamSpec::size("storage.total_limit_size").desc("Most disk space this output's queued chunks may take."),
-    ParamSpec::time("log_suppress_interval").not_yet().desc("Suppress repeated log messages."),
+    ParamSpec::size("storage.total_limit_size")
+        .desc("Most disk space this output's queued chunks may take."),
+    ParamSpec::time("log_suppress_interval")
+        .not_yet()
+        .desc("Suppress repeated log messages."),
 ];

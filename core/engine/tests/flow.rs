@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use weir_core::{
-    Batch, BoxFuture, BuildOptions, Factory, Filter, FilterContext, FilterOutcome, FlushResult, Input, InputContext,
-    Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind, Registry,
+    Batch, BoxFuture, BuildOptions, Factory, Filter, FilterContext, FilterOutcome, FlushResult,
+    Input, InputContext, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind, Registry,
 };
 use weir_event::view::{find, read_scalar, Scalar};
 use weir_event::{Chunk, EventTime, EventWriter, Events};
@@ -49,10 +49,17 @@ impl Input for Counting {
 struct DropTens;
 
 impl Filter for DropTens {
-    fn filter(&self, batch: Batch<'_>, out: &mut EventWriter, _ctx: &FilterContext<'_>) -> FilterOutcome {
+    fn filter(
+        &self,
+        batch: Batch<'_>,
+        out: &mut EventWriter,
+        _ctx: &FilterContext<'_>,
+    ) -> FilterOutcome {
         for ev in Events::new(batch.data) {
             let ev = ev.expect("valid");
-            let Some(v) = find(ev.body, "n") else { continue };
+            let Some(v) = find(ev.body, "n") else {
+                continue;
+            };
             if let Scalar::UInt(n) = read_scalar(v) {
                 if n % 10 != 0 {
                     out.push_raw(&ev);
@@ -67,7 +74,11 @@ impl Filter for DropTens {
 struct Flaky;
 
 impl Output for Flaky {
-    fn flush<'a>(&'a self, chunk: &'a Chunk, _ctx: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+    fn flush<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        _ctx: &'a OutputContext,
+    ) -> BoxFuture<'a, FlushResult> {
         Box::pin(async move {
             if FLUSHES.fetch_add(1, Ordering::SeqCst) < 2 {
                 return FlushResult::Retry;
@@ -90,7 +101,10 @@ static IN: PluginDescriptor = PluginDescriptor {
     description: "test input",
     params: &[ParamSpec::int("batches").default("10")],
     factory: Factory::Input(|p, _| {
-        Ok(Box::new(Counting { batches: p.int("batches").unwrap_or(10) as u64, per_batch: 100 }))
+        Ok(Box::new(Counting {
+            batches: p.int("batches").unwrap_or(10) as u64,
+            per_batch: 100,
+        }))
     }),
 };
 static FILTER: PluginDescriptor = PluginDescriptor {
@@ -117,7 +131,13 @@ fn registry() -> Registry {
 }
 
 fn config(text: &str) -> weir_config::Config {
-    weir_config::parse_str(text, Path::new("test.yaml"), weir_config::Format::Yaml, &|_| None).expect("valid")
+    weir_config::parse_str(
+        text,
+        Path::new("test.yaml"),
+        weir_config::Format::Yaml,
+        &|_| None,
+    )
+    .expect("valid")
 }
 
 #[tokio::test(start_paused = true)]
@@ -125,7 +145,10 @@ async fn filtered_records_arrive_once_after_retries() {
     let cfg = config(
         "service:\n  flush: 1\n  grace: 60\n  scheduler.base: 1\n  scheduler.cap: 2\npipeline:\n  inputs:\n    - name: counting\n      tag: t.a\n  filters:\n    - name: drop_tens\n      match: 't.*'\n  outputs:\n    - name: flaky\n      match: '*'\n      retry_limit: 5\n",
     );
-    let opts = BuildOptions { config_dir: PathBuf::from("."), bundled_parsers: None };
+    let opts = BuildOptions {
+        config_dir: PathBuf::from("."),
+        bundled_parsers: None,
+    };
     let pipeline = weir_core::build(&cfg, &registry(), &opts).expect("builds");
     let metrics = pipeline.metrics.clone();
     let report = weir_core::run(pipeline).await.expect("runs");
@@ -149,13 +172,23 @@ async fn filtered_records_arrive_once_after_retries() {
 
 #[test]
 fn unknown_plugin_and_bad_retry_limit_are_config_errors() {
-    let opts = BuildOptions { config_dir: PathBuf::from("."), bundled_parsers: None };
-    let err = weir_core::build(&config("pipeline:\n  inputs:\n    - name: countng\n"), &registry(), &opts)
-        .err()
-        .expect("error");
+    let opts = BuildOptions {
+        config_dir: PathBuf::from("."),
+        bundled_parsers: None,
+    };
+    let err = weir_core::build(
+        &config("pipeline:\n  inputs:\n    - name: countng\n"),
+        &registry(),
+        &opts,
+    )
+    .err()
+    .expect("error");
     let text = err.to_string();
     assert!(text.contains("test.yaml:3"), "{text}");
-    assert!(text.contains("counting"), "suggests the known plugin: {text}");
+    assert!(
+        text.contains("counting"),
+        "suggests the known plugin: {text}"
+    );
 
     let err = weir_core::build(
         &config("pipeline:\n  outputs:\n    - name: flaky\n      match: '*'\n      retry_limit: sometimes\n"),
@@ -169,7 +202,10 @@ fn unknown_plugin_and_bad_retry_limit_are_config_errors() {
 
 #[test]
 fn instance_names_and_aliases() {
-    let opts = BuildOptions { config_dir: PathBuf::from("."), bundled_parsers: None };
+    let opts = BuildOptions {
+        config_dir: PathBuf::from("."),
+        bundled_parsers: None,
+    };
     let p = weir_core::build(
         &config("pipeline:\n  inputs:\n    - name: counting\n    - name: counting\n      alias: second\n  outputs:\n    - name: flaky\n      match: '*'\n"),
         &registry(),

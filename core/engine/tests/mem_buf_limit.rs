@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use weir_core::{
-    BoxFuture, BuildOptions, Factory, FlushResult, Input, InputContext, Output, OutputContext, ParamSpec,
-    PluginDescriptor, PluginKind, Registry,
+    BoxFuture, BuildOptions, Factory, FlushResult, Input, InputContext, Output, OutputContext,
+    ParamSpec, PluginDescriptor, PluginKind, Registry,
 };
 use weir_event::{Chunk, EventTime, EventWriter};
 
@@ -33,7 +33,8 @@ impl Input for Fast {
                 EMITTED_BYTES.fetch_add(w.buf.len() as u64, Ordering::SeqCst);
                 let tag = ctx.tag().to_string();
                 ctx.emit(&tag, &w.buf, w.count).await;
-                let in_flight = EMITTED_BYTES.load(Ordering::SeqCst) - DELIVERED_BYTES.load(Ordering::SeqCst);
+                let in_flight =
+                    EMITTED_BYTES.load(Ordering::SeqCst) - DELIVERED_BYTES.load(Ordering::SeqCst);
                 IN_FLIGHT_MAX.fetch_max(in_flight, Ordering::SeqCst);
             }
             ctx.request_exit();
@@ -46,7 +47,11 @@ impl Input for Fast {
 struct Slow;
 
 impl Output for Slow {
-    fn flush<'a>(&'a self, chunk: &'a Chunk, _ctx: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+    fn flush<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        _ctx: &'a OutputContext,
+    ) -> BoxFuture<'a, FlushResult> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             DELIVERED.fetch_add(chunk.records, Ordering::SeqCst);
@@ -83,7 +88,10 @@ async fn slow_output_pauses_the_input_and_loses_nothing() {
         &|_| None,
     )
     .unwrap();
-    let opts = BuildOptions { config_dir: PathBuf::from("."), bundled_parsers: None };
+    let opts = BuildOptions {
+        config_dir: PathBuf::from("."),
+        bundled_parsers: None,
+    };
     let p = weir_core::build(&cfg, &r, &opts).unwrap();
     let report = weir_core::run(p).await.unwrap();
     assert_eq!(report.pending, 0);

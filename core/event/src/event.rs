@@ -74,7 +74,10 @@ impl EventWriter {
         Self::default()
     }
     pub fn with_capacity(n: usize) -> Self {
-        Self { buf: Vec::with_capacity(n), count: 0 }
+        Self {
+            buf: Vec::with_capacity(n),
+            count: 0,
+        }
     }
     /// Appends an event whose body is already encoded.
     pub fn push(&mut self, time: EventTime, metadata: &[u8], body: &[u8]) {
@@ -105,7 +108,11 @@ pub struct Events<'a> {
 
 impl<'a> Events<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, failed: false }
+        Self {
+            buf,
+            pos: 0,
+            failed: false,
+        }
     }
     /// Byte offset of the next event.
     pub fn position(&self) -> usize {
@@ -147,7 +154,10 @@ pub fn count_events(buf: &[u8]) -> Result<usize, DecodeError> {
 pub fn read_event(buf: &[u8], start: usize) -> Result<(EventRef<'_>, usize), DecodeError> {
     let (n, mut pos) = read_array_len(buf, start)?;
     if n != 2 {
-        return Err(DecodeError::Unexpected { at: start, expected: "an event array of 2 elements" });
+        return Err(DecodeError::Unexpected {
+            at: start,
+            expected: "an event array of 2 elements",
+        });
     }
     let (time, metadata);
     if matches!(buf.get(pos), Some(0x90..=0x9f | 0xdc | 0xdd)) {
@@ -155,7 +165,10 @@ pub fn read_event(buf: &[u8], start: usize) -> Result<(EventRef<'_>, usize), Dec
         let head_at = pos;
         let (hn, p) = read_array_len(buf, pos)?;
         if hn == 0 {
-            return Err(DecodeError::Unexpected { at: head_at, expected: "an event header [time, metadata]" });
+            return Err(DecodeError::Unexpected {
+                at: head_at,
+                expected: "an event header [time, metadata]",
+            });
         }
         let (t, p) = read_time(buf, p)?;
         pos = p;
@@ -179,7 +192,15 @@ pub fn read_event(buf: &[u8], start: usize) -> Result<(EventRef<'_>, usize), Dec
     }
     let body_start = pos;
     let end = skip_value(buf, pos)?;
-    Ok((EventRef { time, metadata, body: &buf[body_start..end], raw: &buf[start..end] }, end))
+    Ok((
+        EventRef {
+            time,
+            metadata,
+            body: &buf[body_start..end],
+            raw: &buf[start..end],
+        },
+        end,
+    ))
 }
 
 fn byte(buf: &[u8], at: usize) -> Result<u8, DecodeError> {
@@ -196,7 +217,10 @@ fn read_array_len(buf: &[u8], at: usize) -> Result<(usize, usize), DecodeError> 
         m @ 0x90..=0x9f => Ok(((m & 0x0f) as usize, at + 1)),
         0xdc => Ok((be(buf, at + 1, 2)? as usize, at + 3)),
         0xdd => Ok((be(buf, at + 1, 4)? as usize, at + 5)),
-        _ => Err(DecodeError::Unexpected { at, expected: "an array" }),
+        _ => Err(DecodeError::Unexpected {
+            at,
+            expected: "an array",
+        }),
     }
 }
 
@@ -219,9 +243,18 @@ pub fn read_time(buf: &[u8], at: usize) -> Result<(EventTime, usize), DecodeErro
         0xcd => Ok((EventTime::new(be(buf, at + 1, 2)? as i64, 0), at + 3)),
         0xce => Ok((EventTime::new(be(buf, at + 1, 4)? as i64, 0), at + 5)),
         0xcf => Ok((EventTime::new(be(buf, at + 1, 8)? as i64, 0), at + 9)),
-        0xd0 => Ok((EventTime::new(be(buf, at + 1, 1)? as u8 as i8 as i64, 0), at + 2)),
-        0xd1 => Ok((EventTime::new(be(buf, at + 1, 2)? as u16 as i16 as i64, 0), at + 3)),
-        0xd2 => Ok((EventTime::new(be(buf, at + 1, 4)? as u32 as i32 as i64, 0), at + 5)),
+        0xd0 => Ok((
+            EventTime::new(be(buf, at + 1, 1)? as u8 as i8 as i64, 0),
+            at + 2,
+        )),
+        0xd1 => Ok((
+            EventTime::new(be(buf, at + 1, 2)? as u16 as i16 as i64, 0),
+            at + 3,
+        )),
+        0xd2 => Ok((
+            EventTime::new(be(buf, at + 1, 4)? as u32 as i32 as i64, 0),
+            at + 5,
+        )),
         0xd3 => Ok((EventTime::new(be(buf, at + 1, 8)? as i64, 0), at + 9)),
         0xe0..=0xff => Ok((EventTime::new(i64::from(m as i8), 0), at + 1)),
         0xca => {
@@ -232,7 +265,10 @@ pub fn read_time(buf: &[u8], at: usize) -> Result<(EventTime, usize), DecodeErro
             let v = f64::from_bits(be(buf, at + 1, 8)?);
             Ok((EventTime::from_f64(v), at + 9))
         }
-        _ => Err(DecodeError::Unexpected { at, expected: "a timestamp" }),
+        _ => Err(DecodeError::Unexpected {
+            at,
+            expected: "a timestamp",
+        }),
     }
 }
 

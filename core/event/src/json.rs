@@ -32,7 +32,12 @@ fn be(buf: &[u8], at: usize, n: usize) -> Result<u64, DecodeError> {
     Ok(s.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
-fn write_value(buf: &[u8], at: usize, out: &mut String, depth: usize) -> Result<usize, DecodeError> {
+fn write_value(
+    buf: &[u8],
+    at: usize,
+    out: &mut String,
+    depth: usize,
+) -> Result<usize, DecodeError> {
     if depth > crate::event::MAX_DEPTH {
         return Err(DecodeError::TooDeep(crate::event::MAX_DEPTH));
     }
@@ -58,12 +63,12 @@ fn write_value(buf: &[u8], at: usize, out: &mut String, depth: usize) -> Result<
             out.push_str("true");
             Ok(at + 1)
         }
-        0xcc | 0xcd | 0xce | 0xcf => {
+        0xcc..=0xcf => {
             let n = 1 << (m - 0xcc);
             let _ = write!(out, "{}", be(buf, at + 1, n)?);
             Ok(at + 1 + n)
         }
-        0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+        0xd0..=0xd3 => {
             let n = 1 << (m - 0xd0);
             let raw = be(buf, at + 1, n)?;
             let v = match n {
@@ -90,7 +95,9 @@ fn write_value(buf: &[u8], at: usize, out: &mut String, depth: usize) -> Result<
                 0xda | 0xc5 => (3, be(buf, at + 1, 2)? as usize),
                 _ => (5, be(buf, at + 1, 4)? as usize),
             };
-            let bytes = buf.get(at + head..at + head + len).ok_or(DecodeError::Truncated(at))?;
+            let bytes = buf
+                .get(at + head..at + head + len)
+                .ok_or(DecodeError::Truncated(at))?;
             write_json_str(&String::from_utf8_lossy(bytes), out);
             Ok(at + head + len)
         }
@@ -262,7 +269,12 @@ mod transcode {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             let pos = value::begin_array(self.out);
             let mut n = 0;
-            while seq.next_element_seed(Seed { out: &mut *self.out })?.is_some() {
+            while seq
+                .next_element_seed(Seed {
+                    out: &mut *self.out,
+                })?
+                .is_some()
+            {
                 n += 1;
             }
             value::finish_array(self.out, pos, n);
@@ -271,8 +283,15 @@ mod transcode {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             let pos = value::begin_map(self.out);
             let mut n = 0;
-            while map.next_key_seed(Seed { out: &mut *self.out })?.is_some() {
-                map.next_value_seed(Seed { out: &mut *self.out })?;
+            while map
+                .next_key_seed(Seed {
+                    out: &mut *self.out,
+                })?
+                .is_some()
+            {
+                map.next_value_seed(Seed {
+                    out: &mut *self.out,
+                })?;
                 n += 1;
             }
             value::finish_map(self.out, pos, n);

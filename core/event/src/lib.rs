@@ -21,9 +21,9 @@ pub mod value;
 pub mod view;
 
 pub use chunk::{Chunk, Signal};
-pub use event::{EventRef, Events, EventWriter};
-pub use time::EventTime;
+pub use event::{EventRef, EventWriter, Events};
 pub use rmpv::Value;
+pub use time::EventTime;
 
 /// Why a MessagePack buffer could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,7 +22,9 @@ impl EventTime {
 
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Self::new(d.as_secs() as i64, d.subsec_nanos())
     }
 

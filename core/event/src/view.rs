@@ -10,14 +10,19 @@ use crate::DecodeError;
 pub fn read_map_len(buf: &[u8], at: usize) -> Result<(usize, usize), DecodeError> {
     let m = *buf.get(at).ok_or(DecodeError::Truncated(at))?;
     let be = |n: usize| -> Result<usize, DecodeError> {
-        let s = buf.get(at + 1..at + 1 + n).ok_or(DecodeError::Truncated(at))?;
+        let s = buf
+            .get(at + 1..at + 1 + n)
+            .ok_or(DecodeError::Truncated(at))?;
         Ok(s.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
     };
     match m {
         0x80..=0x8f => Ok(((m & 0x0f) as usize, at + 1)),
         0xde => Ok((be(2)?, at + 3)),
         0xdf => Ok((be(4)?, at + 5)),
-        _ => Err(DecodeError::Unexpected { at, expected: "a map" }),
+        _ => Err(DecodeError::Unexpected {
+            at,
+            expected: "a map",
+        }),
     }
 }
 
@@ -32,8 +37,14 @@ pub fn read_str_bytes(buf: &[u8]) -> Option<&[u8]> {
     let (head, len) = match m {
         0xa0..=0xbf => (1, (m & 0x1f) as usize),
         0xd9 | 0xc4 => (2, usize::from(*buf.get(1)?)),
-        0xda | 0xc5 => (3, usize::from(u16::from_be_bytes([*buf.get(1)?, *buf.get(2)?]))),
-        0xdb | 0xc6 => (5, u32::from_be_bytes(buf.get(1..5)?.try_into().ok()?) as usize),
+        0xda | 0xc5 => (
+            3,
+            usize::from(u16::from_be_bytes([*buf.get(1)?, *buf.get(2)?])),
+        ),
+        0xdb | 0xc6 => (
+            5,
+            u32::from_be_bytes(buf.get(1..5)?.try_into().ok()?) as usize,
+        ),
         _ => return None,
     };
     buf.get(head..head + len)
@@ -92,7 +103,11 @@ impl<'a> Iterator for MapIter<'a> {
         match res {
             Ok((k_end, v_end)) => {
                 self.pos = v_end;
-                Some(Ok(Entry { key: &self.buf[start..k_end], value: &self.buf[k_end..v_end], offset: start }))
+                Some(Ok(Entry {
+                    key: &self.buf[start..k_end],
+                    value: &self.buf[k_end..v_end],
+                    offset: start,
+                }))
             }
             Err(e) => {
                 self.left = 0;
@@ -133,7 +148,9 @@ pub enum Scalar<'a> {
 
 /// Reads the scalar at the start of `buf`.
 pub fn read_scalar(buf: &[u8]) -> Scalar<'_> {
-    let Some(&m) = buf.first() else { return Scalar::Other };
+    let Some(&m) = buf.first() else {
+        return Scalar::Other;
+    };
     let be = |n: usize| -> Option<u64> {
         let s = buf.get(1..1 + n)?;
         Some(s.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
@@ -154,10 +171,12 @@ pub fn read_scalar(buf: &[u8]) -> Scalar<'_> {
         0xd3 => be(8).map(|v| Scalar::Int(v as i64)),
         0xca => be(4).map(|v| Scalar::Float(f64::from(f32::from_bits(v as u32)))),
         0xcb => be(8).map(|v| Scalar::Float(f64::from_bits(v))),
-        0xa0..=0xbf | 0xd9 | 0xda | 0xdb => read_str_bytes(buf).map(|b| match std::str::from_utf8(b) {
-            Ok(s) => Scalar::Str(s),
-            Err(_) => Scalar::Bin(b),
-        }),
+        0xa0..=0xbf | 0xd9 | 0xda | 0xdb => {
+            read_str_bytes(buf).map(|b| match std::str::from_utf8(b) {
+                Ok(s) => Scalar::Str(s),
+                Err(_) => Scalar::Bin(b),
+            })
+        }
         0xc4..=0xc6 => read_str_bytes(buf).map(Scalar::Bin),
         _ => Some(Scalar::Other),
     };
@@ -169,7 +188,12 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, rmpv::Value)]) -> Vec<u8> {
-        let v = rmpv::Value::Map(pairs.iter().map(|(k, v)| (rmpv::Value::from(*k), v.clone())).collect());
+        let v = rmpv::Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (rmpv::Value::from(*k), v.clone()))
+                .collect(),
+        );
         let mut out = Vec::new();
         rmpv::encode::write_value(&mut out, &v).unwrap();
         out
@@ -177,7 +201,12 @@ mod tests {
 
     #[test]
     fn finds_keys_and_reads_scalars() {
-        let m = map(&[("a", 1.into()), ("status", "404".into()), ("f", 1.5.into()), ("n", (-3).into())]);
+        let m = map(&[
+            ("a", 1.into()),
+            ("status", "404".into()),
+            ("f", 1.5.into()),
+            ("n", (-3).into()),
+        ]);
         assert_eq!(read_scalar(find(&m, "a").unwrap()), Scalar::UInt(1));
         assert_eq!(read_scalar(find(&m, "status").unwrap()), Scalar::Str("404"));
         assert_eq!(read_scalar(find(&m, "f").unwrap()), Scalar::Float(1.5));

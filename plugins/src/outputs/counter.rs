@@ -2,7 +2,9 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use weir_core::{BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind,
+};
 use weir_event::{Chunk, EventTime};
 
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
@@ -10,7 +12,11 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     kind: PluginKind::Output,
     description: "Records counter",
     params: &[] as &[ParamSpec],
-    factory: Factory::Output(|_, _| Ok(Box::new(Counter { total: AtomicU64::new(0) }))),
+    factory: Factory::Output(|_, _| {
+        Ok(Box::new(Counter {
+            total: AtomicU64::new(0),
+        }))
+    }),
 };
 
 struct Counter {
@@ -18,13 +24,23 @@ struct Counter {
 }
 
 impl Output for Counter {
-    fn flush<'a>(&'a self, chunk: &'a Chunk, _ctx: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+    fn flush<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        _ctx: &'a OutputContext,
+    ) -> BoxFuture<'a, FlushResult> {
         Box::pin(async move {
             let n = chunk.records as u64;
             let total = self.total.fetch_add(n, Ordering::Relaxed) + n;
             let now = EventTime::now();
             // Fluent Bit's line: `<time as %f>,<records> (total = <total>)`.
-            let line = format!("{}.{:06},{} (total = {})\n", now.sec, now.nsec / 1000, n, total);
+            let line = format!(
+                "{}.{:06},{} (total = {})\n",
+                now.sec,
+                now.nsec / 1000,
+                n,
+                total
+            );
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
             FlushResult::Ok
         })

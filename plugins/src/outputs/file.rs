@@ -7,7 +7,9 @@ use super::format::{print_value, write_time_f, write_time_nanos};
 use std::io::Write;
 use std::path::PathBuf;
 use weir_config::{ConfigError, Params};
-use weir_core::{BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind,
+};
 use weir_event::view::{read_scalar, read_str, MapIter, Scalar};
 use weir_event::{Chunk, Events};
 
@@ -34,8 +36,14 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
 enum FileFormat {
     OutFile,
     Plain,
-    Csv { delimiter: String, column_names: bool },
-    Ltsv { delimiter: String, label_delimiter: String },
+    Csv {
+        delimiter: String,
+        column_names: bool,
+    },
+    Ltsv {
+        delimiter: String,
+        label_delimiter: String,
+    },
     Template(Vec<Piece>),
 }
 
@@ -76,7 +84,11 @@ fn parse_template(t: &str) -> Vec<Piece> {
                     pieces.push(Piece::Text(rest[..open].to_string()));
                 }
                 let key = &rest[open + 1..open + close];
-                pieces.push(if key == "time" { Piece::Time } else { Piece::Key(key.to_string()) });
+                pieces.push(if key == "time" {
+                    Piece::Time
+                } else {
+                    Piece::Key(key.to_string())
+                });
                 rest = &rest[open + close + 1..];
             }
             None => break,
@@ -94,16 +106,29 @@ impl FileOut {
         let format = match fmt.to_ascii_lowercase().as_str() {
             "out_file" => FileFormat::OutFile,
             "plain" => FileFormat::Plain,
-            "csv" => FileFormat::Csv { delimiter: delimiter(p, ","), column_names: p.bool("csv_column_names").unwrap_or(false) },
+            "csv" => FileFormat::Csv {
+                delimiter: delimiter(p, ","),
+                column_names: p.bool("csv_column_names").unwrap_or(false),
+            },
             "ltsv" => FileFormat::Ltsv {
                 delimiter: delimiter(p, "\t"),
                 label_delimiter: p.str("label_delimiter").unwrap_or(":").to_string(),
             },
-            "template" => FileFormat::Template(parse_template(p.str("template").unwrap_or("{time} {message}"))),
-            _ => return Err(p.error("format", format!("expected out_file, plain, csv, ltsv or template; got '{fmt}'"))),
+            "template" => FileFormat::Template(parse_template(
+                p.str("template").unwrap_or("{time} {message}"),
+            )),
+            _ => {
+                return Err(p.error(
+                    "format",
+                    format!("expected out_file, plain, csv, ltsv or template; got '{fmt}'"),
+                ))
+            }
         };
         Ok(Self {
-            dir: p.str("path").filter(|s| !s.is_empty()).map(|s| ctx.resolve_path(s)),
+            dir: p
+                .str("path")
+                .filter(|s| !s.is_empty())
+                .map(|s| ctx.resolve_path(s)),
             file: p.str("file").filter(|s| !s.is_empty()).map(str::to_string),
             mkdir: p.bool("mkdir").unwrap_or(false),
             format,
@@ -135,7 +160,10 @@ impl FileOut {
                     let _ = weir_event::json::write_json(ev.body, &mut out);
                     out.push('\n');
                 }
-                FileFormat::Csv { delimiter, column_names } => {
+                FileFormat::Csv {
+                    delimiter,
+                    column_names,
+                } => {
                     if *column_names && new_file && out.is_empty() {
                         out.push_str("timestamp");
                         for e in MapIter::new(ev.body).into_iter().flatten().flatten() {
@@ -151,7 +179,10 @@ impl FileOut {
                     }
                     out.push('\n');
                 }
-                FileFormat::Ltsv { delimiter, label_delimiter } => {
+                FileFormat::Ltsv {
+                    delimiter,
+                    label_delimiter,
+                } => {
                     out.push_str("\"time\"");
                     out.push_str(label_delimiter);
                     write_time_f(ev.time, &mut out);
@@ -194,7 +225,10 @@ impl FileOut {
         }
         let new_file = !path.exists();
         let text = self.render(chunk, new_file);
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         f.write_all(text.as_bytes())
     }
 }
@@ -205,7 +239,12 @@ impl Output for FileOut {
             match self.write(chunk) {
                 Ok(()) => FlushResult::Ok,
                 Err(e) => {
-                    weir_core::error!(ctx.component, "error writing to {}: {}", self.target(&chunk.tag).display(), e);
+                    weir_core::error!(
+                        ctx.component,
+                        "error writing to {}: {}",
+                        self.target(&chunk.tag).display(),
+                        e
+                    );
                     FlushResult::Retry
                 }
             }
@@ -222,7 +261,14 @@ mod tests {
 
     fn chunk(bodies: &[&str]) -> Chunk {
         let w = testing::events(bodies, EventTime::new(1_700_000_000, 1));
-        Chunk { id: 1, tag: Arc::from("app.log"), signal: weir_event::Signal::Logs, data: w.buf, records: w.count, created: std::time::Instant::now() }
+        Chunk {
+            id: 1,
+            tag: Arc::from("app.log"),
+            signal: weir_event::Signal::Logs,
+            data: w.buf,
+            records: w.count,
+            created: std::time::Instant::now(),
+        }
     }
 
     fn write_with(pairs: &[(&str, &str)], bodies: &[&str]) -> String {
@@ -240,15 +286,36 @@ mod tests {
     #[test]
     fn formats() {
         let b = [r#"{"message":"hi","n":2}"#];
-        assert_eq!(write_with(&[], &b), "app.log: [1700000000.000000001, {\"message\":\"hi\",\"n\":2}]\n".repeat(2));
-        assert_eq!(write_with(&[("format", "plain")], &b), "{\"message\":\"hi\",\"n\":2}\n".repeat(2));
-        assert_eq!(write_with(&[("format", "csv")], &b), "1700000000.000000,\"hi\",2\n".repeat(2));
+        assert_eq!(
+            write_with(&[], &b),
+            "app.log: [1700000000.000000001, {\"message\":\"hi\",\"n\":2}]\n".repeat(2)
+        );
+        assert_eq!(
+            write_with(&[("format", "plain")], &b),
+            "{\"message\":\"hi\",\"n\":2}\n".repeat(2)
+        );
+        assert_eq!(
+            write_with(&[("format", "csv")], &b),
+            "1700000000.000000,\"hi\",2\n".repeat(2)
+        );
         assert_eq!(
             write_with(&[("format", "csv"), ("csv_column_names", "on")], &b),
             "timestamp,message,n\n1700000000.000000,\"hi\",2\n1700000000.000000,\"hi\",2\n"
         );
-        assert_eq!(write_with(&[("format", "ltsv")], &b), "\"time\":1700000000.000000\t\"message\":\"hi\"\t\"n\":2\n".repeat(2));
-        assert_eq!(write_with(&[("format", "template"), ("template", "{time} {message} n={n}")], &b), "1700000000.000000 hi n=2\n".repeat(2));
+        assert_eq!(
+            write_with(&[("format", "ltsv")], &b),
+            "\"time\":1700000000.000000\t\"message\":\"hi\"\t\"n\":2\n".repeat(2)
+        );
+        assert_eq!(
+            write_with(
+                &[
+                    ("format", "template"),
+                    ("template", "{time} {message} n={n}")
+                ],
+                &b
+            ),
+            "1700000000.000000 hi n=2\n".repeat(2)
+        );
     }
 
     #[test]

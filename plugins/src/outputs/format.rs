@@ -31,7 +31,10 @@ impl Format {
             "json" => Ok(Format::Json),
             "json_lines" => Ok(Format::JsonLines),
             "json_stream" => Ok(Format::JsonStream),
-            _ => Err(p.error(key, format!("expected msgpack, json, json_lines or json_stream; got '{v}'"))),
+            _ => Err(p.error(
+                key,
+                format!("expected msgpack, json, json_lines or json_stream; got '{v}'"),
+            )),
         }
     }
 }
@@ -77,7 +80,9 @@ impl JsonDate {
             _ => {
                 return Err(p.error(
                     "json_date_format",
-                    format!("expected double, epoch, epoch_ms, iso8601 or java_sql_timestamp; got '{f}'"),
+                    format!(
+                    "expected double, epoch, epoch_ms, iso8601 or java_sql_timestamp; got '{f}'"
+                ),
                 ))
             }
         };
@@ -112,7 +117,11 @@ impl JsonDate {
 pub fn write_msgpack_print(tag: &str, data: &[u8], counter: &mut u64, out: &mut String) {
     for ev in Events::new(data) {
         let Ok(ev) = ev else { break };
-        let _ = write!(out, "[{}] {}: [[{}.{:09}, ", counter, tag, ev.time.sec, ev.time.nsec);
+        let _ = write!(
+            out,
+            "[{}] {}: [[{}.{:09}, ",
+            counter, tag, ev.time.sec, ev.time.nsec
+        );
         print_value(ev.metadata, out);
         out.push_str("], ");
         print_value(ev.body, out);
@@ -272,7 +281,12 @@ mod tests {
     fn msgpack_print_matches_fluent_bit() {
         let mut out = String::new();
         let mut n = 0;
-        write_msgpack_print("dummy.0", &one(r#"{"message":"dummy","n":1,"f":0.5,"ok":true,"x":null,"a":[1,"b"]}"#), &mut n, &mut out);
+        write_msgpack_print(
+            "dummy.0",
+            &one(r#"{"message":"dummy","n":1,"f":0.5,"ok":true,"x":null,"a":[1,"b"]}"#),
+            &mut n,
+            &mut out,
+        );
         assert_eq!(
             out,
             "[0] dummy.0: [[1700000000.000005000, {}], {\"message\"=>\"dummy\", \"n\"=>1, \"f\"=>0.500000, \"ok\"=>true, \"x\"=>nil, \"a\"=>[1, \"b\"]}]\n"
@@ -287,15 +301,37 @@ mod tests {
             (DateFormat::Double, r#"{"date":1700000000.000005,"k":"v"}"#),
             (DateFormat::Epoch, r#"{"date":1700000000,"k":"v"}"#),
             (DateFormat::EpochMs, r#"{"date":1700000000000,"k":"v"}"#),
-            (DateFormat::Iso8601, r#"{"date":"2023-11-14T22:13:20.000005Z","k":"v"}"#),
-            (DateFormat::JavaSqlTimestamp, r#"{"date":"2023-11-14 22:13:20.000005","k":"v"}"#),
+            (
+                DateFormat::Iso8601,
+                r#"{"date":"2023-11-14T22:13:20.000005Z","k":"v"}"#,
+            ),
+            (
+                DateFormat::JavaSqlTimestamp,
+                r#"{"date":"2023-11-14 22:13:20.000005","k":"v"}"#,
+            ),
         ] {
             let mut out = String::new();
-            write_json_events(Format::JsonLines, &data, &JsonDate { key: Some("date".into()), format: fmt }, &mut out);
+            write_json_events(
+                Format::JsonLines,
+                &data,
+                &JsonDate {
+                    key: Some("date".into()),
+                    format: fmt,
+                },
+                &mut out,
+            );
             assert_eq!(out, format!("{expect}\n"));
         }
         let mut out = String::new();
-        write_json_events(Format::Json, &data, &JsonDate { key: None, format: DateFormat::Double }, &mut out);
+        write_json_events(
+            Format::Json,
+            &data,
+            &JsonDate {
+                key: None,
+                format: DateFormat::Double,
+            },
+            &mut out,
+        );
         assert_eq!(out, "[{\"k\":\"v\"}]\n");
     }
 }

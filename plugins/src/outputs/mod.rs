@@ -6,7 +6,11 @@ use weir_core::Registry;
 pub mod counter;
 #[cfg(feature = "out-file")]
 pub mod file;
-#[cfg(any(feature = "out-stdout", feature = "out-file", feature = "filter-stdout"))]
+#[cfg(any(
+    feature = "out-stdout",
+    feature = "out-file",
+    feature = "filter-stdout"
+))]
 pub mod format;
 #[cfg(feature = "out-null")]
 pub mod null;

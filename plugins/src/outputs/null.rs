@@ -1,6 +1,8 @@
 //! `null`: accepts every chunk and discards it. Useful for benchmarks and for dropping a tag.
 
-use weir_core::{BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind,
+};
 use weir_event::Chunk;
 
 static PARAMS: &[ParamSpec] = &[
@@ -20,7 +22,11 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
 struct Null;
 
 impl Output for Null {
-    fn flush<'a>(&'a self, _chunk: &'a Chunk, _ctx: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+    fn flush<'a>(
+        &'a self,
+        _chunk: &'a Chunk,
+        _ctx: &'a OutputContext,
+    ) -> BoxFuture<'a, FlushResult> {
         Box::pin(async { FlushResult::Ok })
     }
 }

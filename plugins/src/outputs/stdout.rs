@@ -4,12 +4,18 @@ use super::format::{write_json_events, write_msgpack_print, Format, JsonDate};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use weir_config::Params;
-use weir_core::{BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, Factory, FlushResult, Output, OutputContext, ParamSpec, PluginDescriptor, PluginKind,
+};
 use weir_event::Chunk;
 
 static PARAMS: &[ParamSpec] = &[
-    ParamSpec::str("format").default("msgpack").desc("msgpack (human-readable print), json, json_lines or json_stream."),
-    ParamSpec::str("json_date_key").default("date").desc("Key of the time in JSON records; false leaves it out."),
+    ParamSpec::str("format")
+        .default("msgpack")
+        .desc("msgpack (human-readable print), json, json_lines or json_stream."),
+    ParamSpec::str("json_date_key")
+        .default("date")
+        .desc("Key of the time in JSON records; false leaves it out."),
     ParamSpec::str("json_date_format")
         .default("double")
         .desc("Time in JSON records: double, epoch, epoch_ms, iso8601 or java_sql_timestamp."),
@@ -32,14 +38,20 @@ struct Stdout {
 
 impl Stdout {
     fn new(p: &Params) -> Result<Self, weir_config::ConfigError> {
-        Ok(Self { format: Format::from_params(p, "format")?, date: JsonDate::from_params(p)?, counter: AtomicU64::new(0) })
+        Ok(Self {
+            format: Format::from_params(p, "format")?,
+            date: JsonDate::from_params(p)?,
+            counter: AtomicU64::new(0),
+        })
     }
 
     fn render(&self, chunk: &Chunk) -> String {
         let mut out = String::with_capacity(chunk.size() * 2);
         match self.format {
             Format::Msgpack => {
-                let mut n = self.counter.fetch_add(chunk.records as u64, Ordering::Relaxed);
+                let mut n = self
+                    .counter
+                    .fetch_add(chunk.records as u64, Ordering::Relaxed);
                 write_msgpack_print(&chunk.tag, &chunk.data, &mut n, &mut out);
             }
             f => write_json_events(f, &chunk.data, &self.date, &mut out),
@@ -49,7 +61,11 @@ impl Stdout {
 }
 
 impl Output for Stdout {
-    fn flush<'a>(&'a self, chunk: &'a Chunk, _ctx: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+    fn flush<'a>(
+        &'a self,
+        chunk: &'a Chunk,
+        _ctx: &'a OutputContext,
+    ) -> BoxFuture<'a, FlushResult> {
         Box::pin(async move {
             let text = self.render(chunk);
             let mut out = std::io::stdout().lock();
@@ -70,7 +86,9 @@ mod tests {
 
     #[test]
     fn rejects_unknown_format() {
-        let err = testing::output(&DESCRIPTOR, &[("format", "xml")]).err().expect("error");
+        let err = testing::output(&DESCRIPTOR, &[("format", "xml")])
+            .err()
+            .expect("error");
         assert!(err.to_string().contains("json_lines"), "{err}");
     }
 }
