@@ -371,7 +371,9 @@ fn build_parsers(
             .collect();
         registry.add_sections(&keep, &[])?;
     }
-    registry.add_sections(&user_parsers, &user_multiline)?;
+    for w in registry.add_sections(&user_parsers, &user_multiline)? {
+        crate::warn!("parser", "{}", w);
+    }
     Ok(registry)
 }
 

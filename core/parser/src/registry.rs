@@ -146,22 +146,29 @@ pub const MULTILINE_PARAMS: &[ParamSpec] = &[
 impl ParserRegistry {
     /// Adds the parsers of `[PARSER]` sections, then the multiline parsers of
     /// `[MULTILINE_PARSER]` sections (which may name those parsers). Errors name the file, the
-    /// line and the key. A parser name given twice is an error, as in Fluent Bit; a multiline
-    /// parser may replace a built-in one.
+    /// line and the key. A multiline parser may replace a built-in one.
+    ///
+    /// A parser name defined twice keeps its first definition and returns a warning, as
+    /// Fluent Bit does ("parser named 'x' already exists, skip"): configurations that load the
+    /// stock parsers file next to their own copy of one of its parsers keep working. Unlike
+    /// Fluent Bit, the parsers after the duplicate are still loaded.
     pub fn add_sections(
         &mut self,
         parsers: &[Section],
         multiline: &[Section],
-    ) -> Result<(), ConfigError> {
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
         for s in parsers {
             let what = section_name(s, "parser");
             let params = validate(s, &[PARSER_PARAMS], &what)?;
             let cfg = parser_config(s, &params);
             if self.parsers.contains_key(&cfg.name) {
-                return Err(params.error(
-                    "name",
-                    format!("a parser named '{}' is already defined", cfg.name),
+                let at = params.location("name").unwrap_or(params.section_location());
+                warnings.push(format!(
+                    "{at}: parser named '{}' already exists, skip",
+                    cfg.name
                 ));
+                continue;
             }
             let parser = Parser::new(&cfg).map_err(|e| params.error(e.key, e.message))?;
             self.insert(parser);
@@ -190,7 +197,7 @@ impl ParserRegistry {
             })?;
             self.insert_multiline(ml);
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -293,6 +300,34 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_parser_keeps_the_first_and_warns() {
+        let cfg = weir_config::parse_str(
+            "[PARSER]\n    Name p\n    Format json\n[PARSER]\n    Name p\n    Format logfmt\n[PARSER]\n    Name q\n    Format json\n",
+            Path::new("/etc/weir/parsers.conf"),
+            weir_config::Format::Classic,
+            &|_| None,
+        )
+        .unwrap();
+        let mut reg = ParserRegistry::new();
+        let warnings = reg
+            .add_sections(&cfg.parsers, &cfg.multiline_parsers)
+            .unwrap();
+        assert_eq!(
+            warnings,
+            vec!["/etc/weir/parsers.conf:5: parser named 'p' already exists, skip".to_string()]
+        );
+        let mut out = Vec::new();
+        assert!(
+            reg.get("p").unwrap().parse(br#"{"a":1}"#, &mut out).is_ok(),
+            "the first (json) definition wins"
+        );
+        assert!(
+            reg.get("q").is_some(),
+            "parsers after the duplicate are loaded"
+        );
+    }
+
+    #[test]
     fn builtins_are_there() {
         let reg = ParserRegistry::new();
         for n in ["docker", "cri", "go", "python", "java", "ruby"] {
@@ -322,7 +357,6 @@ mod tests {
             ("[PARSER]\n    Name p\n    Format json\n    Time_Format %Q\n", "line 4", "time_format"),
             ("[PARSER]\n    Name p\n    Format logfmt\n    Types a:int\n", "line 4", "types"),
             ("[PARSER]\n    Name p\n    Format json\n    Time_Kep on\n", "line 4", "time_kep"),
-            ("[PARSER]\n    Name p\n    Format json\n[PARSER]\n    Name p\n    Format json\n", "line 5", "already defined"),
             ("[MULTILINE_PARSER]\n    Name m\n    Type regex\n    Rule \"start_state\" \"/(/\" \"x\"\n", "line 4", "rule"),
             ("[MULTILINE_PARSER]\n    Name m\n    Type endswith\n    Parser nope\n", "line 4", "nope"),
         ];
