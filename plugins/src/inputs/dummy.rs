@@ -21,24 +21,48 @@
 use std::time::Duration;
 use tokio::time::Instant;
 use weir_config::{ConfigError, ParamSpec, Params};
-use weir_core::{BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind,
+};
 use weir_event::event::write_event;
 use weir_event::EventTime;
 
 const DEFAULT_DUMMY: &str = r#"{"message":"dummy"}"#;
 
 static PARAMS: &[ParamSpec] = &[
-    ParamSpec::str("dummy").default(DEFAULT_DUMMY).desc("The record to generate, as a JSON object."),
-    ParamSpec::str("metadata").default("{}").desc("The metadata of each record, as a JSON object."),
-    ParamSpec::int("rate").default("1").desc("Records per second (each time, copies records); ignored when an interval is set."),
-    ParamSpec::int("interval_sec").default("0").desc("Seconds between two generations; overrides rate."),
-    ParamSpec::int("interval_nsec").default("0").desc("Nanoseconds between two generations (added to interval_sec); overrides rate."),
-    ParamSpec::int("samples").default("0").desc("Stop after this many generations; 0 for no limit."),
-    ParamSpec::int("copies").default("1").desc("Records made at each generation."),
-    ParamSpec::int("start_time_sec").default("-1").desc("Base timestamp, seconds: records are stamped from it on, as time passes."),
-    ParamSpec::int("start_time_nsec").default("-1").desc("Base timestamp, nanoseconds."),
-    ParamSpec::bool("fixed_timestamp").default("off").desc("Give every record the same timestamp (the base timestamp, or the start time)."),
-    ParamSpec::bool("flush_on_startup").default("false").desc("Generate the first records at start instead of after one interval."),
+    ParamSpec::str("dummy")
+        .default(DEFAULT_DUMMY)
+        .desc("The record to generate, as a JSON object."),
+    ParamSpec::str("metadata")
+        .default("{}")
+        .desc("The metadata of each record, as a JSON object."),
+    ParamSpec::int("rate")
+        .default("1")
+        .desc("Records per second (each time, copies records); ignored when an interval is set."),
+    ParamSpec::int("interval_sec")
+        .default("0")
+        .desc("Seconds between two generations; overrides rate."),
+    ParamSpec::int("interval_nsec")
+        .default("0")
+        .desc("Nanoseconds between two generations (added to interval_sec); overrides rate."),
+    ParamSpec::int("samples")
+        .default("0")
+        .desc("Stop after this many generations; 0 for no limit."),
+    ParamSpec::int("copies")
+        .default("1")
+        .desc("Records made at each generation."),
+    ParamSpec::int("start_time_sec")
+        .default("-1")
+        .desc("Base timestamp, seconds: records are stamped from it on, as time passes."),
+    ParamSpec::int("start_time_nsec")
+        .default("-1")
+        .desc("Base timestamp, nanoseconds."),
+    ParamSpec::bool("fixed_timestamp")
+        .default("off")
+        .desc("Give every record the same timestamp (the base timestamp, or the start time)."),
+    ParamSpec::bool("flush_on_startup")
+        .default("false")
+        .desc("Generate the first records at start instead of after one interval."),
 ];
 
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
@@ -73,7 +97,12 @@ fn is_map(b: &[u8]) -> bool {
 }
 
 /// Encodes a JSON object setting; invalid JSON gives `default` and a warning.
-fn json_map(p: &Params, key: &str, default: &str, warnings: &mut Vec<String>) -> Result<Vec<u8>, ConfigError> {
+fn json_map(
+    p: &Params,
+    key: &str,
+    default: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<u8>, ConfigError> {
     let text = p.str(key).unwrap_or(default);
     let mut out = Vec::new();
     if weir_event::json::from_json(text, &mut out).is_err() {
@@ -112,7 +141,12 @@ impl DummyConfig {
             return Err(p.error("copies", format!("expected 1 or more, got {copies}")));
         }
         let (ss, sn) = (int("start_time_sec", -1), int("start_time_nsec", -1));
-        let start_time = (ss >= 0 || sn >= 0).then(|| EventTime::new(ss.max(0), u32::try_from(sn.clamp(0, 999_999_999)).unwrap_or(0)));
+        let start_time = (ss >= 0 || sn >= 0).then(|| {
+            EventTime::new(
+                ss.max(0),
+                u32::try_from(sn.clamp(0, 999_999_999)).unwrap_or(0),
+            )
+        });
         Ok(Self {
             body,
             metadata,
@@ -142,7 +176,9 @@ impl DummyConfig {
 
     /// Appends the records of `generations` generations, all stamped `time`; returns how many.
     pub fn generate(&self, generations: u64, time: EventTime, out: &mut Vec<u8>) -> usize {
-        let n = usize::try_from(generations).unwrap_or(usize::MAX).saturating_mul(self.copies);
+        let n = usize::try_from(generations)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(self.copies);
         for _ in 0..n {
             write_event(out, time, &self.metadata, &self.body);
         }
@@ -159,7 +195,10 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(first: Instant, interval: Duration) -> Self {
-        Self { next: first, interval }
+        Self {
+            next: first,
+            interval,
+        }
     }
 
     /// When the next generation is due.
@@ -186,7 +225,9 @@ impl Schedule {
 }
 
 fn build(p: &Params, _ctx: &BuildContext) -> Result<Box<dyn Input>, ConfigError> {
-    Ok(Box::new(Dummy { cfg: DummyConfig::from_params(p)? }))
+    Ok(Box::new(Dummy {
+        cfg: DummyConfig::from_params(p)?,
+    }))
 }
 
 struct Dummy {
@@ -202,7 +243,11 @@ impl Input for Dummy {
             }
             let tag = ctx.tag().to_string();
             let started = EventTime::now();
-            let first = if cfg.flush_on_startup { Instant::now() } else { Instant::now() + cfg.interval };
+            let first = if cfg.flush_on_startup {
+                Instant::now()
+            } else {
+                Instant::now() + cfg.interval
+            };
             let mut schedule = Schedule::new(first, cfg.interval);
             let mut done = 0u64;
             let mut buf = Vec::new();
@@ -246,7 +291,10 @@ mod tests {
     fn defaults() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.interval, Duration::from_secs(1));
-        assert_eq!((c.samples, c.copies, c.start_time, c.fixed_timestamp), (0, 1, None, false));
+        assert_eq!(
+            (c.samples, c.copies, c.start_time, c.fixed_timestamp),
+            (0, 1, None, false)
+        );
         let mut out = Vec::new();
         assert_eq!(c.generate(1, EventTime::new(3, 0), &mut out), 1);
         assert_eq!(testing::bodies(&out), [r#"{"message":"dummy"}"#]);
@@ -254,27 +302,61 @@ mod tests {
 
     #[test]
     fn interval_rules() {
-        assert_eq!(cfg(&[("rate", "4")]).unwrap().interval, Duration::from_millis(250));
-        assert_eq!(cfg(&[("rate", "0")]).unwrap().interval, Duration::from_secs(1));
-        assert_eq!(cfg(&[("rate", "4"), ("interval_sec", "2")]).unwrap().interval, Duration::from_secs(2));
         assert_eq!(
-            cfg(&[("interval_sec", "1"), ("interval_nsec", "500000000")]).unwrap().interval,
+            cfg(&[("rate", "4")]).unwrap().interval,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            cfg(&[("rate", "0")]).unwrap().interval,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            cfg(&[("rate", "4"), ("interval_sec", "2")])
+                .unwrap()
+                .interval,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            cfg(&[("interval_sec", "1"), ("interval_nsec", "500000000")])
+                .unwrap()
+                .interval,
             Duration::from_millis(1500)
         );
-        assert_eq!(cfg(&[("interval_nsec", "1000")]).unwrap().interval, Duration::from_micros(1));
-        assert_eq!(cfg(&[("interval_sec", "-1"), ("rate", "10")]).unwrap().interval, Duration::from_secs(1));
+        assert_eq!(
+            cfg(&[("interval_nsec", "1000")]).unwrap().interval,
+            Duration::from_micros(1)
+        );
+        assert_eq!(
+            cfg(&[("interval_sec", "-1"), ("rate", "10")])
+                .unwrap()
+                .interval,
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
     fn records_and_metadata() {
-        let c = cfg(&[("dummy", r#"{"a":1,"b":"x"}"#), ("metadata", r#"{"m":true}"#), ("copies", "3")]).unwrap();
+        let c = cfg(&[
+            ("dummy", r#"{"a":1,"b":"x"}"#),
+            ("metadata", r#"{"m":true}"#),
+            ("copies", "3"),
+        ])
+        .unwrap();
         let mut out = Vec::new();
         assert_eq!(c.generate(2, EventTime::new(7, 1), &mut out), 6);
-        let evs: Vec<_> = weir_event::Events::new(&out).collect::<Result<_, _>>().unwrap();
+        let evs: Vec<_> = weir_event::Events::new(&out)
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(evs.len(), 6);
         assert_eq!(evs[0].time, EventTime::new(7, 1));
-        assert_eq!(weir_event::json::to_json_string(evs[0].metadata).unwrap(), r#"{"m":true}"#);
-        assert_eq!(weir_event::json::to_json_string(evs[5].body).unwrap(), r#"{"a":1,"b":"x"}"#);
+        assert_eq!(
+            weir_event::json::to_json_string(evs[0].metadata).unwrap(),
+            r#"{"m":true}"#
+        );
+        assert_eq!(
+            weir_event::json::to_json_string(evs[5].body).unwrap(),
+            r#"{"a":1,"b":"x"}"#
+        );
     }
 
     #[test]
@@ -288,7 +370,10 @@ mod tests {
         let e = cfg(&[("dummy", "[1,2]")]).unwrap_err().to_string();
         assert!(e.contains("expected a JSON object"), "{e}");
         assert!(cfg(&[("metadata", "3")]).is_err());
-        assert!(cfg(&[("copies", "0")]).unwrap_err().to_string().contains("expected 1 or more"));
+        assert!(cfg(&[("copies", "0")])
+            .unwrap_err()
+            .to_string()
+            .contains("expected 1 or more"));
         assert!(cfg(&[("rate", "fast")]).is_err());
         assert!(cfg(&[("bogus", "1")]).is_err());
     }
@@ -298,7 +383,12 @@ mod tests {
         let started = EventTime::new(1000, 0);
         let now = EventTime::new(1002, 500);
         assert_eq!(cfg(&[]).unwrap().timestamp(started, now), now);
-        assert_eq!(cfg(&[("fixed_timestamp", "on")]).unwrap().timestamp(started, now), started);
+        assert_eq!(
+            cfg(&[("fixed_timestamp", "on")])
+                .unwrap()
+                .timestamp(started, now),
+            started
+        );
         let based = cfg(&[("start_time_sec", "10"), ("start_time_nsec", "999999999")]).unwrap();
         assert_eq!(based.timestamp(started, now), EventTime::new(13, 499));
         let fixed = cfg(&[("start_time_sec", "10"), ("fixed_timestamp", "true")]).unwrap();
@@ -319,8 +409,13 @@ mod tests {
         assert_eq!(s.deadline(), t0 + Duration::from_micros(2100));
         // A long stall restarts the schedule instead of bursting.
         assert_eq!(s.take(t0 + Duration::from_secs(10)), 1);
-        assert_eq!(s.deadline(), t0 + Duration::from_secs(10) + Duration::from_micros(100));
-        let total: u64 = (1..=1000).map(|ms| s.take(t0 + Duration::from_secs(10) + Duration::from_millis(ms))).sum();
+        assert_eq!(
+            s.deadline(),
+            t0 + Duration::from_secs(10) + Duration::from_micros(100)
+        );
+        let total: u64 = (1..=1000)
+            .map(|ms| s.take(t0 + Duration::from_secs(10) + Duration::from_millis(ms)))
+            .sum();
         assert_eq!(total, 10_000, "10 000 per second over one second");
     }
 

@@ -22,13 +22,17 @@ use memchr::memchr;
 use std::io::Read;
 use std::sync::Arc;
 use weir_config::{ConfigError, ParamSpec, Params};
-use weir_core::{BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind,
+};
 use weir_event::event::{read_event, write_event};
 use weir_event::EventTime;
 use weir_parser::Parser;
 
 static PARAMS: &[ParamSpec] = &[
-    ParamSpec::size("buffer_size").default("16k").desc("Read size, and the largest JSON value or line accepted."),
+    ParamSpec::size("buffer_size")
+        .default("16k")
+        .desc("Read size, and the largest JSON value or line accepted."),
     ParamSpec::str("parser").desc("Parser for each line, instead of reading JSON values."),
 ];
 
@@ -45,13 +49,17 @@ fn build(p: &Params, ctx: &BuildContext) -> Result<Box<dyn Input>, ConfigError> 
     if buffer_size == 0 {
         return Err(p.error("buffer_size", "expected a size above 0"));
     }
-    let parser = match p.str("parser").filter(|s| !s.is_empty()) {
-        Some(name) => {
-            Some(ctx.parsers.get(name).ok_or_else(|| p.error("parser", format!("requested parser '{name}' not found")))?)
-        }
-        None => None,
-    };
-    Ok(Box::new(Stdin { buffer_size: usize::try_from(buffer_size).unwrap_or(usize::MAX), parser }))
+    let parser =
+        match p.str("parser").filter(|s| !s.is_empty()) {
+            Some(name) => Some(ctx.parsers.get(name).ok_or_else(|| {
+                p.error("parser", format!("requested parser '{name}' not found"))
+            })?),
+            None => None,
+        };
+    Ok(Box::new(Stdin {
+        buffer_size: usize::try_from(buffer_size).unwrap_or(usize::MAX),
+        parser,
+    }))
 }
 
 struct Stdin {
@@ -186,7 +194,10 @@ impl Decoder {
         if self.parser.is_some() {
             self.lines(now, true);
         } else if self.pending.iter().any(|b| !b.is_ascii_whitespace()) && !self.scan.resync {
-            weir_core::warn!(self.component, "incomplete JSON message at the end of the input, dropped");
+            weir_core::warn!(
+                self.component,
+                "incomplete JSON message at the end of the input, dropped"
+            );
         }
         self.pending.clear();
         self.scan = Scan::default();
@@ -198,7 +209,11 @@ impl Decoder {
         self.pending = pending;
         self.pending.drain(..start);
         if self.pending.len() > self.limit {
-            weir_core::error!(self.component, "line longer than buffer_size ({} bytes), skipping it", self.limit);
+            weir_core::error!(
+                self.component,
+                "line longer than buffer_size ({} bytes), skipping it",
+                self.limit
+            );
             self.pending.clear();
             self.scan.resync = true;
         }
@@ -229,7 +244,9 @@ impl Decoder {
     }
 
     fn parse_line(&mut self, line: &[u8], now: EventTime) {
-        let Some(parser) = self.parser.as_ref() else { return };
+        let Some(parser) = self.parser.as_ref() else {
+            return;
+        };
         if parser.parse_event(line, now, &mut self.batch).is_ok() {
             self.records += 1;
         } else {
@@ -245,7 +262,10 @@ impl Decoder {
             if s.resync {
                 match memchr(b'\n', &self.pending[s.pos..]) {
                     Some(i) => {
-                        s = Scan { pos: s.pos + i + 1, ..Scan::default() };
+                        s = Scan {
+                            pos: s.pos + i + 1,
+                            ..Scan::default()
+                        };
                         start = s.pos;
                     }
                     None => {
@@ -302,7 +322,10 @@ impl Decoder {
                     let pending = std::mem::take(&mut self.pending);
                     self.value(&pending[start..e], now);
                     self.pending = pending;
-                    s = Scan { pos: e, ..Scan::default() };
+                    s = Scan {
+                        pos: e,
+                        ..Scan::default()
+                    };
                     start = e;
                 }
                 None => {
@@ -312,7 +335,11 @@ impl Decoder {
                             "JSON message larger than buffer_size ({} bytes), skipping it",
                             self.limit
                         );
-                        s = Scan { pos: self.pending.len(), resync: true, ..Scan::default() };
+                        s = Scan {
+                            pos: self.pending.len(),
+                            resync: true,
+                            ..Scan::default()
+                        };
                         start = s.pos;
                     }
                     break;
@@ -327,7 +354,9 @@ impl Decoder {
     /// Encodes one complete JSON value as a record.
     fn value(&mut self, text: &[u8], now: EventTime) {
         self.scratch.clear();
-        let ok = std::str::from_utf8(text).ok().is_some_and(|t| weir_event::json::from_json(t, &mut self.scratch).is_ok());
+        let ok = std::str::from_utf8(text)
+            .ok()
+            .is_some_and(|t| weir_event::json::from_json(t, &mut self.scratch).is_ok());
         if !ok {
             weir_core::debug!(self.component, "invalid JSON message, skipping");
             return;
@@ -339,11 +368,16 @@ impl Decoder {
             return;
         }
         match read_event(&self.scratch, 0) {
-            Ok((ev, end)) if end == self.scratch.len() && is_map(ev.body) && is_map(ev.metadata) => {
+            Ok((ev, end))
+                if end == self.scratch.len() && is_map(ev.body) && is_map(ev.metadata) =>
+            {
                 write_event(&mut self.batch, ev.time, ev.metadata, ev.body);
                 self.records += 1;
             }
-            _ => weir_core::error!(self.component, "invalid record found, it's not a JSON map or array"),
+            _ => weir_core::error!(
+                self.component,
+                "invalid record found, it's not a JSON map or array"
+            ),
         }
     }
 }
@@ -353,7 +387,11 @@ mod tests {
     use super::*;
     use crate::testing;
 
-    fn decode(chunks: &[&[u8]], parser: Option<Arc<Parser>>, limit: usize) -> Vec<(EventTime, String, String)> {
+    fn decode(
+        chunks: &[&[u8]],
+        parser: Option<Arc<Parser>>,
+        limit: usize,
+    ) -> Vec<(EventTime, String, String)> {
         let mut d = Decoder::new(limit, parser, "input:stdin:stdin.0".into());
         for c in chunks {
             d.feed(c, EventTime::new(100, 0));
@@ -372,7 +410,10 @@ mod tests {
     }
 
     fn bodies(chunks: &[&[u8]]) -> Vec<String> {
-        decode(chunks, None, 16_000).into_iter().map(|(_, _, b)| b).collect()
+        decode(chunks, None, 16_000)
+            .into_iter()
+            .map(|(_, _, b)| b)
+            .collect()
     }
 
     #[test]
@@ -382,8 +423,14 @@ mod tests {
 
     #[test]
     fn json_objects_one_per_line_or_run_together() {
-        assert_eq!(bodies(&[b"{\"a\":1}\n{\"b\":2}\n"]), [r#"{"a":1}"#, r#"{"b":2}"#]);
-        assert_eq!(bodies(&[b"{\"a\":1}{\"b\":\"}{\"}"]), [r#"{"a":1}"#, r#"{"b":"}{"}"#]);
+        assert_eq!(
+            bodies(&[b"{\"a\":1}\n{\"b\":2}\n"]),
+            [r#"{"a":1}"#, r#"{"b":2}"#]
+        );
+        assert_eq!(
+            bodies(&[b"{\"a\":1}{\"b\":\"}{\"}"]),
+            [r#"{"a":1}"#, r#"{"b":"}{"}"#]
+        );
     }
 
     #[test]
@@ -394,9 +441,27 @@ mod tests {
 
     #[test]
     fn event_forms_keep_time_and_metadata() {
-        let got = decode(&[b"[1700000000, {\"k\":\"v\"}]\n[[1700000000.5, {\"m\":1}], {\"k\":2}]\n"], None, 16_000);
-        assert_eq!(got[0], (EventTime::new(1_700_000_000, 0), "{}".into(), r#"{"k":"v"}"#.into()));
-        assert_eq!(got[1], (EventTime::new(1_700_000_000, 500_000_000), r#"{"m":1}"#.into(), r#"{"k":2}"#.into()));
+        let got = decode(
+            &[b"[1700000000, {\"k\":\"v\"}]\n[[1700000000.5, {\"m\":1}], {\"k\":2}]\n"],
+            None,
+            16_000,
+        );
+        assert_eq!(
+            got[0],
+            (
+                EventTime::new(1_700_000_000, 0),
+                "{}".into(),
+                r#"{"k":"v"}"#.into()
+            )
+        );
+        assert_eq!(
+            got[1],
+            (
+                EventTime::new(1_700_000_000, 500_000_000),
+                r#"{"m":1}"#.into(),
+                r#"{"k":2}"#.into()
+            )
+        );
         let now = decode(&[b"{\"k\":1}"], None, 16_000);
         assert_eq!(now[0].0, EventTime::new(100, 0));
     }
@@ -413,8 +478,14 @@ mod tests {
 
     #[test]
     fn oversized_values_are_dropped() {
-        let got: Vec<String> =
-            decode(&[b"{\"big\":\"0123456789", b"0123456789\"}\n{\"a\":1}\n"], None, 16).into_iter().map(|x| x.2).collect();
+        let got: Vec<String> = decode(
+            &[b"{\"big\":\"0123456789", b"0123456789\"}\n{\"a\":1}\n"],
+            None,
+            16,
+        )
+        .into_iter()
+        .map(|x| x.2)
+        .collect();
         assert_eq!(got, [r#"{"a":1}"#]);
     }
 
@@ -443,7 +514,11 @@ mod tests {
         let mut cfg = weir_parser::ParserConfig::new("kv", "logfmt");
         cfg.time_key = None;
         let parser = Arc::new(Parser::new(&cfg).unwrap());
-        let got = decode(&[b"a=1", b"22222222222222222222", b"22222\nb=2\n"], Some(parser), 8);
+        let got = decode(
+            &[b"a=1", b"22222222222222222222", b"22222\nb=2\n"],
+            Some(parser),
+            8,
+        );
         let bodies: Vec<String> = got.into_iter().map(|x| x.2).collect();
         assert_eq!(bodies, [r#"{"b":"2"}"#]);
     }
@@ -451,8 +526,13 @@ mod tests {
     #[test]
     fn unknown_parser_is_a_configuration_error() {
         let p = testing::params(&DESCRIPTOR, &[("parser", "nope")]).unwrap();
-        let Factory::Input(make) = &DESCRIPTOR.factory else { unreachable!() };
-        let e = make(&p, &testing::build_context()).err().unwrap().to_string();
+        let Factory::Input(make) = &DESCRIPTOR.factory else {
+            unreachable!()
+        };
+        let e = make(&p, &testing::build_context())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("requested parser 'nope' not found"), "{e}");
     }
 

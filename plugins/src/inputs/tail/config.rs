@@ -130,80 +130,132 @@ fn size(p: &Params, key: &str, default: u64) -> Result<u64, ConfigError> {
 
 impl TailConfig {
     pub fn from_params(p: &Params, ctx: &BuildContext) -> Result<Self, ConfigError> {
-        let paths: Vec<String> =
-            p.list("path").iter().map(|s| ctx.resolve_path(s).to_string_lossy().into_owned()).collect();
+        let paths: Vec<String> = p
+            .list("path")
+            .iter()
+            .map(|s| ctx.resolve_path(s).to_string_lossy().into_owned())
+            .collect();
         if paths.is_empty() {
             return Err(p.error("path", "expected at least one file pattern"));
         }
         let ignore_older = p.time("ignore_older").filter(|d| !d.is_zero());
         let scanner = Scanner::new(&paths, &p.list("exclude_path"), ignore_older).map_err(|e| {
-            let key = if e.contains("invalid pattern") && paths.iter().any(|x| e.contains(x.as_str())) {
-                "path"
-            } else {
-                "exclude_path"
-            };
+            let key =
+                if e.contains("invalid pattern") && paths.iter().any(|x| e.contains(x.as_str())) {
+                    "path"
+                } else {
+                    "exclude_path"
+                };
             p.error(key, e)
         })?;
 
         let max_line = size(p, "buffer_max_size", 32768)?;
         let chunk = size(p, "buffer_chunk_size", 32768)?;
         if chunk > max_line {
-            return Err(p.error("buffer_chunk_size", format!("must not be larger than buffer_max_size ({max_line})")));
+            return Err(p.error(
+                "buffer_chunk_size",
+                format!("must not be larger than buffer_max_size ({max_line})"),
+            ));
         }
 
         let mut warnings = Vec::new();
         let multiline: Vec<Arc<MultilineParser>> = p
             .all("multiline.parser")
             .into_iter()
-            .flat_map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .map(|name| {
                 ctx.parsers.multiline(&name).ok_or_else(|| {
-                    p.error("multiline.parser", format!("multiline parser '{name}' is not registered"))
+                    p.error(
+                        "multiline.parser",
+                        format!("multiline parser '{name}' is not registered"),
+                    )
                 })
             })
             .collect::<Result<_, _>>()?;
-        let mut parser = match p.str("parser").filter(|s| !s.is_empty()) {
-            Some(name) => Some(
-                ctx.parsers.get(name).ok_or_else(|| p.error("parser", format!("parser '{name}' is not registered")))?,
-            ),
-            None => None,
-        };
+        let mut parser =
+            match p.str("parser").filter(|s| !s.is_empty()) {
+                Some(name) => Some(ctx.parsers.get(name).ok_or_else(|| {
+                    p.error("parser", format!("parser '{name}' is not registered"))
+                })?),
+                None => None,
+            };
         if parser.is_some() && !multiline.is_empty() {
             warnings.push("on multiline.parser mode 'parser' is not used (set the parser in the multiline parser)".into());
             parser = None;
         }
 
-        let tag_regex = p.str("tag_regex").filter(|s| !s.is_empty()).map(str::to_string);
+        let tag_regex = p
+            .str("tag_regex")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         if let Some(re) = &tag_regex {
-            regex::Regex::new(re).map_err(|e| p.error("tag_regex", format!("invalid regular expression: {e}")))?;
+            regex::Regex::new(re)
+                .map_err(|e| p.error("tag_regex", format!("invalid regular expression: {e}")))?;
         }
 
         let db_sync_text = p.str("db.sync").unwrap_or("normal");
-        let db_sync = SyncMode::parse(db_sync_text)
-            .ok_or_else(|| p.error("db.sync", format!("expected extra, full, normal or off, got '{db_sync_text}'")))?;
+        let db_sync = SyncMode::parse(db_sync_text).ok_or_else(|| {
+            p.error(
+                "db.sync",
+                format!("expected extra, full, normal or off, got '{db_sync_text}'"),
+            )
+        })?;
         let journal = p.str("db.journal_mode").unwrap_or("WAL");
-        if !["wal", "delete", "truncate", "persist", "memory", "off"].contains(&journal.to_ascii_lowercase().as_str()) {
+        if !["wal", "delete", "truncate", "persist", "memory", "off"]
+            .contains(&journal.to_ascii_lowercase().as_str())
+        {
             return Err(p.error(
                 "db.journal_mode",
                 format!("expected WAL, DELETE, TRUNCATE, PERSIST, MEMORY or OFF, got '{journal}'"),
             ));
         }
 
-        let progress = p.time("progress_check_interval").unwrap_or(Duration::from_secs(2))
-            + Duration::from_nanos(u64::try_from(p.int("progress_check_interval_nsec").unwrap_or(0)).map_err(|_| {
-                p.error("progress_check_interval_nsec", "expected a number of 0 or more")
-            })?);
-        let path_key = p.str("path_key").filter(|s| !s.is_empty()).map(str::to_string);
-        let offset_key = p.str("offset_key").filter(|s| !s.is_empty()).map(str::to_string);
-        let key = p.str("key").filter(|s| !s.is_empty()).unwrap_or("log").to_string();
+        let progress = p
+            .time("progress_check_interval")
+            .unwrap_or(Duration::from_secs(2))
+            + Duration::from_nanos(
+                u64::try_from(p.int("progress_check_interval_nsec").unwrap_or(0)).map_err(
+                    |_| {
+                        p.error(
+                            "progress_check_interval_nsec",
+                            "expected a number of 0 or more",
+                        )
+                    },
+                )?,
+            );
+        let path_key = p
+            .str("path_key")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let offset_key = p
+            .str("offset_key")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let key = p
+            .str("key")
+            .filter(|s| !s.is_empty())
+            .unwrap_or("log")
+            .to_string();
         Ok(Self {
             scanner,
             key,
             read_from_head: p.bool("read_from_head").unwrap_or(false),
-            read_new_from_head: p.bool("read_newly_discovered_files_from_head").unwrap_or(true),
+            read_new_from_head: p
+                .bool("read_newly_discovered_files_from_head")
+                .unwrap_or(true),
             refresh_interval: positive(p, "refresh_interval", Duration::from_secs(60))?,
             watcher_interval: positive(p, "watcher_interval", Duration::from_secs(2))?,
-            progress_interval: if progress.is_zero() { Duration::from_secs(2) } else { progress },
+            progress_interval: if progress.is_zero() {
+                Duration::from_secs(2)
+            } else {
+                progress
+            },
             fstat_interval: positive(p, "fstat_interval", Duration::from_millis(250))?,
             rotate_wait: p.time("rotate_wait").unwrap_or(Duration::from_secs(5)),
             path_key,
@@ -220,7 +272,10 @@ impl TailConfig {
             inotify: p.bool("inotify_watcher").unwrap_or(true),
             parser,
             tag: TagSource { tag_regex },
-            db: p.str("db").filter(|s| !s.is_empty()).map(|s| ctx.resolve_path(s)),
+            db: p
+                .str("db")
+                .filter(|s| !s.is_empty())
+                .map(|s| ctx.resolve_path(s)),
             db_sync,
             compare_filename: p.bool("db.compare_filename").unwrap_or(false),
             multiline,

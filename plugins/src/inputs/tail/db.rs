@@ -34,7 +34,10 @@ impl FileId {
     #[cfg(unix)]
     pub fn of(meta: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
-        Self { dev: meta.dev(), ino: meta.ino() }
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
     }
 
     fn key(self) -> [u8; 16] {
@@ -172,8 +175,13 @@ impl SledStore {
             SyncMode::Normal => Some(500),
             SyncMode::Off | SyncMode::Full => None,
         };
-        let err = |e: sled::Error| StoreError(format!("cannot open database {}: {e}", path.display()));
-        let db = sled::Config::new().path(path).flush_every_ms(every).open().map_err(err)?;
+        let err =
+            |e: sled::Error| StoreError(format!("cannot open database {}: {e}", path.display()));
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(every)
+            .open()
+            .map_err(err)?;
         let tree = db.open_tree("tail.files.v1").map_err(err)?;
         Ok(Self { db, tree, mode })
     }
@@ -189,10 +197,16 @@ impl OffsetStore for SledStore {
         Ok(v.and_then(|v| Entry::decode(&v)))
     }
     fn put(&self, id: FileId, entry: &Entry) -> Result<(), StoreError> {
-        self.tree.insert(id.key(), entry.encode()).map(|_| ()).map_err(|e| Self::err("write", e))
+        self.tree
+            .insert(id.key(), entry.encode())
+            .map(|_| ())
+            .map_err(|e| Self::err("write", e))
     }
     fn remove(&self, id: FileId) -> Result<(), StoreError> {
-        self.tree.remove(id.key()).map(|_| ()).map_err(|e| Self::err("delete", e))
+        self.tree
+            .remove(id.key())
+            .map(|_| ())
+            .map_err(|e| Self::err("delete", e))
     }
     fn ids(&self) -> Result<Vec<FileId>, StoreError> {
         let mut out = Vec::new();
@@ -205,7 +219,10 @@ impl OffsetStore for SledStore {
         Ok(out)
     }
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| Self::err("flush", e))
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| Self::err("flush", e))
     }
     fn flush_each_update(&self) -> bool {
         self.mode == SyncMode::Full
@@ -222,10 +239,37 @@ mod tests {
 
     fn round_trip(s: &dyn OffsetStore) {
         assert_eq!(s.get(id(1)).unwrap(), None);
-        s.put(id(1), &Entry { offset: 10, name: "/a.log".into() }).unwrap();
-        s.put(id(2), &Entry { offset: 0, name: "/b.log".into() }).unwrap();
-        s.put(id(1), &Entry { offset: u64::MAX, name: "/a.log.1".into() }).unwrap();
-        assert_eq!(s.get(id(1)).unwrap(), Some(Entry { offset: u64::MAX, name: "/a.log.1".into() }));
+        s.put(
+            id(1),
+            &Entry {
+                offset: 10,
+                name: "/a.log".into(),
+            },
+        )
+        .unwrap();
+        s.put(
+            id(2),
+            &Entry {
+                offset: 0,
+                name: "/b.log".into(),
+            },
+        )
+        .unwrap();
+        s.put(
+            id(1),
+            &Entry {
+                offset: u64::MAX,
+                name: "/a.log.1".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.get(id(1)).unwrap(),
+            Some(Entry {
+                offset: u64::MAX,
+                name: "/a.log.1".into()
+            })
+        );
         let mut ids = s.ids().unwrap();
         ids.sort();
         assert_eq!(ids, [id(1), id(2)]);
@@ -246,11 +290,24 @@ mod tests {
         {
             let s = SledStore::open(&path, SyncMode::Normal).unwrap();
             round_trip(&s);
-            s.put(id(7), &Entry { offset: 1234, name: "/c.log".into() }).unwrap();
+            s.put(
+                id(7),
+                &Entry {
+                    offset: 1234,
+                    name: "/c.log".into(),
+                },
+            )
+            .unwrap();
             s.flush().unwrap();
         }
         let s = SledStore::open(&path, SyncMode::Off).unwrap();
-        assert_eq!(s.get(id(7)).unwrap(), Some(Entry { offset: 1234, name: "/c.log".into() }));
+        assert_eq!(
+            s.get(id(7)).unwrap(),
+            Some(Entry {
+                offset: 1234,
+                name: "/c.log".into()
+            })
+        );
         assert_eq!(s.get(id(1)).unwrap().map(|e| e.offset), Some(u64::MAX));
         assert!(!s.flush_each_update());
     }

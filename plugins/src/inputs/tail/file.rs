@@ -82,7 +82,8 @@ impl Encoder<'_> {
             }
             // Fluent Bit keeps a line its parser rejects, as text under `key`.
         }
-        self.layout.write_raw(self.batch, self.now, path_pair, offset, line);
+        self.layout
+            .write_raw(self.batch, self.now, path_pair, offset, line);
         self.records += 1;
     }
 
@@ -98,7 +99,8 @@ impl Encoder<'_> {
             write_head(self.batch, r.time, &meta);
             let body_at = self.batch.len();
             self.batch.extend_from_slice(r.body);
-            self.layout.append_extra_at(self.batch, body_at, path_pair, offset);
+            self.layout
+                .append_extra_at(self.batch, body_at, path_pair, offset);
         } else {
             write_head(self.batch, r.time, &[]);
             self.batch.extend_from_slice(r.body);
@@ -166,7 +168,9 @@ impl TailFile {
         watch_id: u64,
     ) -> Self {
         let orig_name = name.to_string_lossy().into_owned();
-        let real = real_name(&file).map(|(p, _)| p).unwrap_or_else(|| name.clone());
+        let real = real_name(&file)
+            .map(|(p, _)| p)
+            .unwrap_or_else(|| name.clone());
         Self {
             id,
             path_pair: layout.path_pair(&orig_name),
@@ -177,7 +181,10 @@ impl TailFile {
             file: Arc::new(file),
             read_pos: start,
             splitter: LineSplitter::new(start, max_line, skip_long),
-            multiline: multiline.map(|ml| FileMultiline { ml, pending_since: None }),
+            multiline: multiline.map(|ml| FileMultiline {
+                ml,
+                pending_since: None,
+            }),
             rotated: None,
             dirty: true,
             at_eof: false,
@@ -207,7 +214,12 @@ impl TailFile {
     /// `read_pos`. Returns what the splitter did; on `too_long` the bytes from the long line on
     /// were not used and `read_pos` stops at its start.
     pub fn consume(&mut self, data: &[u8], enc: &mut Encoder<'_>, now: std::time::Instant) -> Fed {
-        let Self { splitter, path_pair, multiline, .. } = self;
+        let Self {
+            splitter,
+            path_pair,
+            multiline,
+            ..
+        } = self;
         let fed = match multiline {
             None => splitter.feed(data, |line, off| {
                 if !(enc.skip_empty && line.is_empty()) {
@@ -220,13 +232,22 @@ impl TailFile {
                 }
             }),
         };
-        self.read_pos = if fed.too_long { self.splitter.fed_offset() } else { self.read_pos + data.len() as u64 };
+        self.read_pos = if fed.too_long {
+            self.splitter.fed_offset()
+        } else {
+            self.read_pos + data.len() as u64
+        };
         fed
     }
 
     /// Hands out the pending partial line as a last line (the file is finished).
     pub fn finish_partial(&mut self, enc: &mut Encoder<'_>, now: std::time::Instant) {
-        let Self { splitter, path_pair, multiline, .. } = self;
+        let Self {
+            splitter,
+            path_pair,
+            multiline,
+            ..
+        } = self;
         match multiline {
             None => {
                 splitter.finish(|line, off| {
@@ -247,7 +268,9 @@ impl TailFile {
 
     /// Emits the multiline messages that waited long enough.
     pub fn flush_expired(&mut self, enc: &mut Encoder<'_>, now: std::time::Instant) {
-        let Some(m) = self.multiline.as_mut() else { return };
+        let Some(m) = self.multiline.as_mut() else {
+            return;
+        };
         let offset = self.splitter.offset();
         let path_pair = &self.path_pair;
         m.ml.flush_expired(now, &mut |r| enc.multiline(path_pair, &r, offset));
@@ -258,7 +281,9 @@ impl TailFile {
 
     /// Emits every multiline message still being assembled (end of file, shutdown).
     pub fn flush_multiline(&mut self, enc: &mut Encoder<'_>) {
-        let Some(m) = self.multiline.as_mut() else { return };
+        let Some(m) = self.multiline.as_mut() else {
+            return;
+        };
         let offset = self.splitter.offset();
         let path_pair = &self.path_pair;
         m.ml.flush_all(&mut |r| enc.multiline(path_pair, &r, offset));
@@ -318,7 +343,19 @@ mod tests {
     fn open(path: &Path, layout: &RecordLayout, ml: Option<Multiline>) -> TailFile {
         let f = File::open(path).unwrap();
         let id = FileId::of(&f.metadata().unwrap());
-        TailFile::new(id, path.to_path_buf(), f, "t".into(), 0, layout, 1000, false, ml, true, 1)
+        TailFile::new(
+            id,
+            path.to_path_buf(),
+            f,
+            "t".into(),
+            0,
+            layout,
+            1000,
+            false,
+            ml,
+            true,
+            1,
+        )
     }
 
     fn read_all(tf: &mut TailFile, enc: &mut Encoder<'_>) {
@@ -342,8 +379,14 @@ mod tests {
         let l = layout();
         let mut tf = open(&p, &l, None);
         let mut batch = Vec::new();
-        let mut enc =
-            Encoder { layout: &l, parser: None, skip_empty: true, now: EventTime::new(1, 0), batch: &mut batch, records: 0 };
+        let mut enc = Encoder {
+            layout: &l,
+            parser: None,
+            skip_empty: true,
+            now: EventTime::new(1, 0),
+            batch: &mut batch,
+            records: 0,
+        };
         read_all(&mut tf, &mut enc);
         assert_eq!(enc.records, 2);
         assert_eq!(tf.commit_offset(), 20);
@@ -355,7 +398,11 @@ mod tests {
         let got = crate::testing::bodies(&batch);
         assert_eq!(
             got,
-            [r#"{"off":0,"log":"first line"}"#, r#"{"off":11,"log":"second"}"#, r#"{"off":20,"log":"third partial done"}"#]
+            [
+                r#"{"off":0,"log":"first line"}"#,
+                r#"{"off":11,"log":"second"}"#,
+                r#"{"off":20,"log":"third partial done"}"#
+            ]
         );
     }
 
@@ -367,8 +414,14 @@ mod tests {
         let f = File::open(&p).unwrap();
         std::fs::write(&p, b"x\n").unwrap();
         let mut buf = vec![0u8; 16];
-        assert!(matches!(read_block(&f, 11, &mut buf).unwrap(), ReadResult::Truncated { size: 2 }));
-        assert!(matches!(read_block(&f, 2, &mut buf).unwrap(), ReadResult::Data(0)));
+        assert!(matches!(
+            read_block(&f, 11, &mut buf).unwrap(),
+            ReadResult::Truncated { size: 2 }
+        ));
+        assert!(matches!(
+            read_block(&f, 2, &mut buf).unwrap(),
+            ReadResult::Data(0)
+        ));
     }
 
     #[test]
@@ -377,7 +430,9 @@ mod tests {
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"").unwrap();
         let f = File::open(&p).unwrap();
-        let Some((name, deleted)) = real_name(&f) else { return };
+        let Some((name, deleted)) = real_name(&f) else {
+            return;
+        };
         assert_eq!(name, p.canonicalize().unwrap());
         assert!(!deleted);
         let q = dir.path().join("a.log.1");

@@ -23,7 +23,10 @@ enum Kind {
     /// `fnmatch(3)` without flags: one regex over the whole string.
     Free(Regex),
     /// `glob(3)`: matched and expanded component by component.
-    Path { absolute: bool, comps: Vec<Component> },
+    Path {
+        absolute: bool,
+        comps: Vec<Component>,
+    },
 }
 
 impl Glob {
@@ -35,8 +38,16 @@ impl Glob {
             Some(rest) => (true, rest),
             None => (false, pattern),
         };
-        let comps = rest.split('/').filter(|c| !c.is_empty()).map(Component::new).collect::<Result<Vec<_>, _>>().map_err(err)?;
-        Ok(Self { text: pattern.to_string(), kind: Kind::Path { absolute, comps } })
+        let comps = rest
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(Component::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        Ok(Self {
+            text: pattern.to_string(),
+            kind: Kind::Path { absolute, comps },
+        })
     }
 
     /// A pattern whose wildcards match any character, `/` and dots included.
@@ -44,7 +55,10 @@ impl Glob {
         let err = |e: String| format!("invalid pattern '{pattern}': {e}");
         let body = translate(pattern, false).map_err(err)?;
         let re = Regex::new(&format!("^{body}$")).map_err(|e| err(e.to_string()))?;
-        Ok(Self { text: pattern.to_string(), kind: Kind::Free(re) })
+        Ok(Self {
+            text: pattern.to_string(),
+            kind: Kind::Free(re),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -69,8 +83,14 @@ impl Glob {
     /// does (nothing for a free pattern). Directories that cannot be read are reported
     /// through `log` and skipped.
     pub fn expand(&self, log: &mut dyn FnMut(String)) -> Vec<PathBuf> {
-        let Kind::Path { absolute, comps } = &self.kind else { return Vec::new() };
-        let root = if *absolute { PathBuf::from("/") } else { PathBuf::new() };
+        let Kind::Path { absolute, comps } = &self.kind else {
+            return Vec::new();
+        };
+        let root = if *absolute {
+            PathBuf::from("/")
+        } else {
+            PathBuf::new()
+        };
         let mut out = Vec::new();
         walk(&root, comps, &mut out, log);
         out
@@ -94,7 +114,10 @@ impl Component {
             return Ok(Self::Literal(c.to_string()));
         }
         let re = Regex::new(&format!("^{}$", translate(c, true)?)).map_err(|e| e.to_string())?;
-        Ok(Self::Wild { re, dot: c.starts_with('.') })
+        Ok(Self::Wild {
+            re,
+            dot: c.starts_with('.'),
+        })
     }
 
     fn matches(&self, name: &str) -> bool {
@@ -109,10 +132,12 @@ impl Component {
 fn match_comps(comps: &[Component], parts: &[&str]) -> bool {
     match comps.split_first() {
         None => parts.is_empty(),
-        Some((Component::AnyDirs, rest)) => {
-            (0..=parts.len()).any(|k| parts[..k].iter().all(|p| !p.starts_with('.')) && match_comps(rest, &parts[k..]))
-        }
-        Some((c, rest)) => parts.split_first().is_some_and(|(p, more)| c.matches(p) && match_comps(rest, more)),
+        Some((Component::AnyDirs, rest)) => (0..=parts.len()).any(|k| {
+            parts[..k].iter().all(|p| !p.starts_with('.')) && match_comps(rest, &parts[k..])
+        }),
+        Some((c, rest)) => parts
+            .split_first()
+            .is_some_and(|(p, more)| c.matches(p) && match_comps(rest, more)),
     }
 }
 
@@ -126,7 +151,10 @@ fn dir_of(base: &Path) -> &Path {
 
 fn walk(base: &Path, comps: &[Component], out: &mut Vec<PathBuf>, log: &mut dyn FnMut(String)) {
     let Some((first, rest)) = comps.split_first() else {
-        if !base.as_os_str().is_empty() && std::fs::symlink_metadata(base).is_ok() && !out.iter().any(|p| p == base) {
+        if !base.as_os_str().is_empty()
+            && std::fs::symlink_metadata(base).is_ok()
+            && !out.iter().any(|p| p == base)
+        {
             out.push(base.to_path_buf());
         }
         return;
@@ -164,7 +192,10 @@ fn list(base: &Path, log: &mut dyn FnMut(String)) -> Vec<String> {
             return Vec::new();
         }
     };
-    let mut names: Vec<String> = rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort_unstable();
     names
 }
@@ -188,7 +219,9 @@ fn translate(pattern: &str, path: bool) -> Result<String, String> {
             '?' => re.push_str(any),
             '\\' => {
                 i += 1;
-                let Some(&n) = chars.get(i) else { return Err("pattern ends with '\\'".into()) };
+                let Some(&n) = chars.get(i) else {
+                    return Err("pattern ends with '\\'".into());
+                };
                 re.push_str(&regex::escape(&n.to_string()));
             }
             '[' => {
@@ -200,7 +233,9 @@ fn translate(pattern: &str, path: bool) -> Result<String, String> {
                 }
                 let start = j;
                 loop {
-                    let Some(&k) = chars.get(j) else { return Err("unclosed '['".into()) };
+                    let Some(&k) = chars.get(j) else {
+                        return Err("unclosed '['".into());
+                    };
                     if k == ']' && j > start {
                         break;
                     }
@@ -278,7 +313,14 @@ mod tests {
     fn expands_against_the_filesystem() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        for f in ["b.log", "a.log", ".hidden.log", "c.txt", "sub/d.log", "sub/deep/e.log"] {
+        for f in [
+            "b.log",
+            "a.log",
+            ".hidden.log",
+            "c.txt",
+            "sub/d.log",
+            "sub/deep/e.log",
+        ] {
             let p = d.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, b"").unwrap();
@@ -294,7 +336,10 @@ mod tests {
         assert_eq!(names("*.log"), ["a.log", "b.log"]);
         assert_eq!(names(".*.log"), [".hidden.log"]);
         assert_eq!(names("*/*.log"), ["sub/d.log"]);
-        assert_eq!(names("**/*.log"), ["a.log", "b.log", "sub/d.log", "sub/deep/e.log"]);
+        assert_eq!(
+            names("**/*.log"),
+            ["a.log", "b.log", "sub/d.log", "sub/deep/e.log"]
+        );
         assert_eq!(names("c.txt"), ["c.txt"]);
         assert!(names("missing.txt").is_empty());
         assert!(names("nodir/*.log").is_empty());

@@ -50,7 +50,13 @@ pub struct LineSplitter {
 impl LineSplitter {
     /// A splitter whose first byte is at stream offset `start`.
     pub fn new(start: u64, max_line: usize, skip_long: bool) -> Self {
-        Self { partial: Vec::new(), consumed: start, skipping: false, max_line: max_line.max(1), skip_long }
+        Self {
+            partial: Vec::new(),
+            consumed: start,
+            skipping: false,
+            max_line: max_line.max(1),
+            skip_long,
+        }
     }
 
     /// The offset up to which every byte has been handed out as a line or dropped: where to
@@ -207,7 +213,9 @@ mod tests {
 
     fn split(s: &mut LineSplitter, data: &[u8]) -> (Vec<(String, u64)>, Fed) {
         let mut out = Vec::new();
-        let fed = s.feed(data, |l, off| out.push((String::from_utf8_lossy(l).into_owned(), off)));
+        let fed = s.feed(data, |l, off| {
+            out.push((String::from_utf8_lossy(l).into_owned(), off))
+        });
         (out, fed)
     }
 
@@ -220,7 +228,14 @@ mod tests {
         let mut s = LineSplitter::new(100, 1000, false);
         let (lines, fed) = split(&mut s, b"one\ntwo\r\n\nthree");
         assert_eq!(lines, owned(&[("one", 100), ("two", 104), ("", 109)]));
-        assert_eq!(fed, Fed { lines: 3, skipped_long: 0, too_long: false });
+        assert_eq!(
+            fed,
+            Fed {
+                lines: 3,
+                skipped_long: 0,
+                too_long: false
+            }
+        );
         assert_eq!(s.offset(), 110);
         assert_eq!(s.pending(), b"three");
         assert_eq!(s.fed_offset(), 115);
@@ -287,7 +302,10 @@ mod tests {
         assert_eq!(fed.skipped_long, 2);
         let (lines, fed) = split(&mut s, b"_still\nnext\n");
         assert_eq!(lines, owned(&[("next", 30)]));
-        assert_eq!(fed.skipped_long, 0, "the rest of a skipped line is not counted again");
+        assert_eq!(
+            fed.skipped_long, 0,
+            "the rest of a skipped line is not counted again"
+        );
         assert_eq!(s.offset(), 35);
     }
 
@@ -311,7 +329,12 @@ mod tests {
 
     /// Feeds `data` cut at `cuts`, then finishes; returns every line, the counts and the end
     /// state.
-    fn run(data: &[u8], cuts: &[usize], max: usize, skip: bool) -> (Vec<(Vec<u8>, u64)>, usize, bool, u64) {
+    fn run(
+        data: &[u8],
+        cuts: &[usize],
+        max: usize,
+        skip: bool,
+    ) -> (Vec<(Vec<u8>, u64)>, usize, bool, u64) {
         let mut s = LineSplitter::new(7, max, skip);
         let mut lines = Vec::new();
         let mut skipped = 0;
@@ -336,7 +359,10 @@ mod tests {
     }
 
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec(prop_oneof![4 => Just(b'\n'), 2 => Just(b'\r'), 2 => Just(0u8), 10 => b'a'..=b'e'], 0..200)
+        proptest::collection::vec(
+            prop_oneof![4 => Just(b'\n'), 2 => Just(b'\r'), 2 => Just(0u8), 10 => b'a'..=b'e'],
+            0..200,
+        )
     }
 
     proptest! {

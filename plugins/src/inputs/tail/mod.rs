@@ -41,7 +41,9 @@ pub mod watch;
 
 use std::sync::Arc;
 use weir_config::{ConfigError, Params};
-use weir_core::{BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind};
+use weir_core::{
+    BoxFuture, BuildContext, Factory, Input, InputContext, PluginDescriptor, PluginKind,
+};
 
 pub use config::{TailConfig, PARAMS};
 
@@ -54,7 +56,9 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
 };
 
 fn build(p: &Params, ctx: &BuildContext) -> Result<Box<dyn Input>, ConfigError> {
-    Ok(Box::new(Tail { cfg: Arc::new(TailConfig::from_params(p, ctx)?) }))
+    Ok(Box::new(Tail {
+        cfg: Arc::new(TailConfig::from_params(p, ctx)?),
+    }))
 }
 
 /// A configured tail input.
@@ -68,3 +72,5 @@ impl Input for Tail {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -66,7 +66,11 @@ impl RecordLayout {
             write_str(&mut v, s.as_bytes());
             v
         };
-        Self { key: enc(key), path_key: path_key.map(enc), offset_key: offset_key.map(enc) }
+        Self {
+            key: enc(key),
+            path_key: path_key.map(enc),
+            offset_key: offset_key.map(enc),
+        }
     }
 
     /// The encoded `path_key: path` pair for one file (empty without `path_key`), computed
@@ -88,7 +92,14 @@ impl RecordLayout {
 
     /// Appends `[[time, {}], {path_key: .., offset_key: .., key: line}]`.
     #[inline]
-    pub fn write_raw(&self, out: &mut Vec<u8>, time: EventTime, path_pair: &[u8], offset: u64, line: &[u8]) {
+    pub fn write_raw(
+        &self,
+        out: &mut Vec<u8>,
+        time: EventTime,
+        path_pair: &[u8],
+        offset: u64,
+        line: &[u8],
+    ) {
         write_head(out, time, &[]);
         // At most three pairs: always a fixmap.
         out.push(0x80 | (1 + self.extra_pairs()) as u8);
@@ -115,7 +126,13 @@ impl RecordLayout {
     }
 
     /// As [`RecordLayout::append_extra`], for a body map that starts at `body_pos`.
-    pub fn append_extra_at(&self, out: &mut Vec<u8>, body_pos: usize, path_pair: &[u8], offset: u64) {
+    pub fn append_extra_at(
+        &self,
+        out: &mut Vec<u8>,
+        body_pos: usize,
+        path_pair: &[u8],
+        offset: u64,
+    ) {
         let extra = self.extra_pairs();
         if extra == 0 {
             return;
@@ -165,14 +182,22 @@ mod tests {
     use weir_event::Events;
 
     fn body_json(buf: &[u8]) -> Vec<String> {
-        Events::new(buf).map(|e| weir_event::json::to_json_string(e.unwrap().body).unwrap()).collect()
+        Events::new(buf)
+            .map(|e| weir_event::json::to_json_string(e.unwrap().body).unwrap())
+            .collect()
     }
 
     #[test]
     fn raw_record_plain() {
         let l = RecordLayout::new("log", None, None);
         let mut out = Vec::new();
-        l.write_raw(&mut out, EventTime::new(5, 0), &l.path_pair("/x"), 10, b"hello");
+        l.write_raw(
+            &mut out,
+            EventTime::new(5, 0),
+            &l.path_pair("/x"),
+            10,
+            b"hello",
+        );
         assert_eq!(body_json(&out), [r#"{"log":"hello"}"#]);
         let ev = Events::new(&out).next().unwrap().unwrap();
         assert_eq!(ev.time, EventTime::new(5, 0));
@@ -223,11 +248,23 @@ mod tests {
         let l = RecordLayout::new("log", Some("p"), Some("o"));
         let mut out = vec![];
         // An earlier event in the batch stays untouched.
-        l.write_raw(&mut out, EventTime::new(1, 0), &l.path_pair("f"), 0, b"first");
+        l.write_raw(
+            &mut out,
+            EventTime::new(1, 0),
+            &l.path_pair("f"),
+            0,
+            b"first",
+        );
         let pos = out.len();
         out.extend_from_slice(&parsed_event(r#"{"a":1}"#));
         l.append_extra(&mut out, pos, &l.path_pair("f"), 7);
-        assert_eq!(body_json(&out), [r#"{"p":"f","o":0,"log":"first"}"#, r#"{"a":1,"p":"f","o":7}"#]);
+        assert_eq!(
+            body_json(&out),
+            [
+                r#"{"p":"f","o":0,"log":"first"}"#,
+                r#"{"a":1,"p":"f","o":7}"#
+            ]
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub fn check(f: &TailFile) -> PathState {
         Some((_, true)) => PathState::Deleted,
         Some((new_name, false)) => PathState::Rotated { new_name },
         // Without /proc the new name is unknown; the file is followed under its old one.
-        None => PathState::Rotated { new_name: f.name.clone() },
+        None => PathState::Rotated {
+            new_name: f.name.clone(),
+        },
     }
 }
 
@@ -66,7 +68,19 @@ mod tests {
         let f = File::open(path).unwrap();
         let id = FileId::of(&f.metadata().unwrap());
         let l = RecordLayout::new("log", None, None);
-        TailFile::new(id, path.to_path_buf(), f, "t".into(), 0, &l, 100, false, None, false, 1)
+        TailFile::new(
+            id,
+            path.to_path_buf(),
+            f,
+            "t".into(),
+            0,
+            &l,
+            100,
+            false,
+            None,
+            false,
+            1,
+        )
     }
 
     #[test]
@@ -87,7 +101,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         std::fs::write(&p, b"new\n").unwrap();
-        assert!(matches!(check(&f), PathState::Rotated { .. }), "a new file at the path is another file");
+        assert!(
+            matches!(check(&f), PathState::Rotated { .. }),
+            "a new file at the path is another file"
+        );
         assert!(!is_deleted(&f));
     }
 

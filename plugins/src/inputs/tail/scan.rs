@@ -29,10 +29,24 @@ pub struct Scanner {
 impl Scanner {
     /// Checks the patterns. `patterns` are already resolved against the configuration's
     /// directory; errors name the bad pattern.
-    pub fn new(patterns: &[String], exclude: &[String], ignore_older: Option<Duration>) -> Result<Self, String> {
-        let patterns = patterns.iter().map(|p| Glob::path(&expand_tilde(p))).collect::<Result<Vec<_>, _>>()?;
-        let exclude = exclude.iter().map(|p| Glob::free(p)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { patterns, exclude, ignore_older: ignore_older.filter(|d| !d.is_zero()) })
+    pub fn new(
+        patterns: &[String],
+        exclude: &[String],
+        ignore_older: Option<Duration>,
+    ) -> Result<Self, String> {
+        let patterns = patterns
+            .iter()
+            .map(|p| Glob::path(&expand_tilde(p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let exclude = exclude
+            .iter()
+            .map(|p| Glob::free(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            patterns,
+            exclude,
+            ignore_older: ignore_older.filter(|d| !d.is_zero()),
+        })
     }
 
     /// The patterns, for log lines.
@@ -92,7 +106,9 @@ impl Scanner {
 
     /// Whether a file last modified as `meta` says is older than `ignore_older`.
     pub fn too_old(&self, meta: &Metadata, now: SystemTime) -> bool {
-        let Some(limit) = self.ignore_older else { return false };
+        let Some(limit) = self.ignore_older else {
+            return false;
+        };
         match meta.modified() {
             Ok(m) => now.duration_since(m).is_ok_and(|age| age > limit),
             Err(_) => false,
@@ -118,7 +134,10 @@ mod tests {
     }
 
     fn names(found: &[Found]) -> Vec<String> {
-        found.iter().map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned()).collect()
+        found
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
@@ -135,16 +154,27 @@ mod tests {
         let found = s.scan(SystemTime::now(), |l| logs.push(l));
         assert_eq!(names(&found), ["a.log", "b.log"]);
         assert!(logs.iter().any(|l| l.starts_with("excluded=")), "{logs:?}");
-        assert!(logs.iter().any(|l| l.starts_with("skip (invalid) entry=")), "{logs:?}");
+        assert!(
+            logs.iter().any(|l| l.starts_with("skip (invalid) entry=")),
+            "{logs:?}"
+        );
         assert!(s.matches(&d.join("new.log")));
         assert!(!s.matches(&d.join("new.gz")));
-        assert!(!s.matches(&d.join("deeper/new.log")), "* does not cross directories in path");
+        assert!(
+            !s.matches(&d.join("deeper/new.log")),
+            "* does not cross directories in path"
+        );
     }
 
     #[test]
     fn no_match_is_logged() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Scanner::new(&[dir.path().join("none-*.log").to_string_lossy().into_owned()], &[], None).unwrap();
+        let s = Scanner::new(
+            &[dir.path().join("none-*.log").to_string_lossy().into_owned()],
+            &[],
+            None,
+        )
+        .unwrap();
         let mut logs = Vec::new();
         assert!(s.scan(SystemTime::now(), |l| logs.push(l)).is_empty());
         assert!(logs[0].starts_with("NO matches for path"));
@@ -166,14 +196,22 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_errors() {
-        assert!(Scanner::new(&["/x/[".into()], &[], None).unwrap_err().contains("invalid pattern '/x/['"), "");
+        assert!(
+            Scanner::new(&["/x/[".into()], &[], None)
+                .unwrap_err()
+                .contains("invalid pattern '/x/['"),
+            ""
+        );
         assert!(Scanner::new(&["/x".into()], &["[".into()], None).is_err());
     }
 
     #[test]
     fn tilde_expands_to_home() {
         if let Some(home) = std::env::var_os("HOME") {
-            assert_eq!(expand_tilde("~/a.log"), Path::new(&home).join("a.log").to_string_lossy());
+            assert_eq!(
+                expand_tilde("~/a.log"),
+                Path::new(&home).join("a.log").to_string_lossy()
+            );
         }
         assert_eq!(expand_tilde("/a/~/b"), "/a/~/b");
     }

@@ -49,47 +49,41 @@ impl Sink for InputContext {
 
 #[cfg(test)]
 pub mod test_sink {
-    //! A sink that records what it is given.
+    //! A sink that records what it is given, readable while the input runs.
     use super::*;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use tokio::sync::watch;
 
-    /// Records batches; cancelled through [`TestSink::canceller`].
-    pub struct TestSink {
-        pub batches: Vec<(String, Vec<u8>, usize)>,
+    /// What a [`TestSink`] received; clones share it.
+    #[derive(Clone, Default)]
+    pub struct Recorded {
+        batches: Arc<Mutex<Vec<(String, Vec<u8>, usize)>>>,
         pub exit_requested: Arc<AtomicBool>,
-        cancel: watch::Receiver<bool>,
-        counters: Mutex<HashMap<&'static str, Arc<Counter>>>,
-        tag: String,
+        counters: Arc<Mutex<HashMap<&'static str, Arc<Counter>>>>,
     }
 
-    impl TestSink {
-        /// A sink with `tag`, and the sender that cancels it (send `true`).
-        pub fn new(tag: &str) -> (Self, watch::Sender<bool>) {
-            let (tx, rx) = watch::channel(false);
-            let s = Self {
-                batches: Vec::new(),
-                exit_requested: Arc::new(AtomicBool::new(false)),
-                cancel: rx,
-                counters: Mutex::new(HashMap::new()),
-                tag: tag.to_string(),
-            };
-            (s, tx)
+    impl Recorded {
+        fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Vec<u8>, usize)>> {
+            self.batches.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        /// Every record body as JSON with its tag, in order.
+        pub fn tagged(&self) -> Vec<(String, String)> {
+            self.lock()
+                .iter()
+                .flat_map(|(tag, data, _)| {
+                    crate::testing::bodies(data)
+                        .into_iter()
+                        .map(move |b| (tag.clone(), b))
+                })
+                .collect()
         }
 
         /// Every record body as JSON, in order.
         pub fn bodies(&self) -> Vec<String> {
-            self.batches.iter().flat_map(|(_, data, _)| crate::testing::bodies(data)).collect()
-        }
-
-        /// Every record body as JSON with its tag.
-        pub fn tagged(&self) -> Vec<(String, String)> {
-            self.batches
-                .iter()
-                .flat_map(|(tag, data, _)| crate::testing::bodies(data).into_iter().map(move |b| (tag.clone(), b)))
-                .collect()
+            self.tagged().into_iter().map(|(_, b)| b).collect()
         }
 
         /// The `field` string of every record, in order.
@@ -103,17 +97,66 @@ pub mod test_sink {
                 .collect()
         }
 
+        pub fn records(&self) -> usize {
+            self.lock().iter().map(|b| b.2).sum()
+        }
+
+        pub fn batches(&self) -> usize {
+            self.lock().len()
+        }
+
         pub fn count(&self, name: &'static str) -> u64 {
             self.counter(name).get()
+        }
+
+        fn counter(&self, name: &'static str) -> Arc<Counter> {
+            self.counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(name)
+                .or_default()
+                .clone()
+        }
+
+        pub fn exit_requested(&self) -> bool {
+            self.exit_requested.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Records batches; cancelled by sending `true` on the sender [`TestSink::new`] returns.
+    pub struct TestSink {
+        pub rec: Recorded,
+        cancel: watch::Receiver<bool>,
+        tag: String,
+    }
+
+    impl TestSink {
+        pub fn new(tag: &str) -> (Self, watch::Sender<bool>) {
+            let (tx, rx) = watch::channel(false);
+            (
+                Self {
+                    rec: Recorded::default(),
+                    cancel: rx,
+                    tag: tag.to_string(),
+                },
+                tx,
+            )
         }
     }
 
     impl Sink for TestSink {
-        fn emit(&mut self, tag: &str, data: &[u8], records: usize) -> impl Future<Output = ()> + Send {
+        fn emit(
+            &mut self,
+            tag: &str,
+            data: &[u8],
+            records: usize,
+        ) -> impl Future<Output = ()> + Send {
             let n = weir_event::event::count_events(data).expect("valid events");
             assert_eq!(n, records, "record count matches the batch");
             if records > 0 {
-                self.batches.push((tag.to_string(), data.to_vec(), records));
+                self.rec
+                    .lock()
+                    .push((tag.to_string(), data.to_vec(), records));
             }
             std::future::ready(())
         }
@@ -127,10 +170,10 @@ pub mod test_sink {
             *self.cancel.borrow()
         }
         fn request_exit(&self) {
-            self.exit_requested.store(true, Ordering::SeqCst);
+            self.rec.exit_requested.store(true, Ordering::SeqCst);
         }
         fn counter(&self, name: &'static str) -> Arc<Counter> {
-            self.counters.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_default().clone()
+            self.rec.counter(name)
         }
         fn component(&self) -> &str {
             "input:tail:tail.0"

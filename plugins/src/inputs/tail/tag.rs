@@ -29,7 +29,10 @@ impl TagTemplate {
         if let Some(pattern) = tag_regex {
             let re = Regex::new(pattern).map_err(|e| format!("invalid regular expression: {e}"))?;
             check_brackets(tag)?;
-            return Ok(Self::Regex { tag: tag.to_string(), re });
+            return Ok(Self::Regex {
+                tag: tag.to_string(),
+                re,
+            });
         }
         if tag.contains('*') {
             Ok(Self::Star(tag.to_string()))
@@ -54,14 +57,21 @@ fn check_brackets(tag: &str) -> Result<(), String> {
         let after = &rest[open + 1..];
         match after.find(['<', '>']) {
             Some(i) if after.as_bytes()[i] == b'>' => rest = &after[i + 1..],
-            _ => return Err(format!("missing closing angle bracket in tag {tag} at position {}", tag.len() - rest.len() + open)),
+            _ => {
+                return Err(format!(
+                    "missing closing angle bracket in tag {tag} at position {}",
+                    tag.len() - rest.len() + open
+                ))
+            }
         }
     }
     Ok(())
 }
 
 fn compose(tag: &str, re: &Regex, path: &str) -> Result<String, String> {
-    let caps = re.captures(path).ok_or_else(|| format!("invalid tag_regex pattern for file {path}"))?;
+    let caps = re
+        .captures(path)
+        .ok_or_else(|| format!("invalid tag_regex pattern for file {path}"))?;
     let mut out = String::with_capacity(tag.len() + path.len());
     let mut rest = tag;
     while let Some(open) = rest.find('<') {
@@ -110,7 +120,10 @@ mod tests {
     #[test]
     fn star_expansion_follows_fluent_bit() {
         let t = TagTemplate::new("kube.*", None).unwrap();
-        assert_eq!(t.for_path("/var/log/containers/a.log").unwrap(), "kube.var.log.containers.a.log");
+        assert_eq!(
+            t.for_path("/var/log/containers/a.log").unwrap(),
+            "kube.var.log.containers.a.log"
+        );
         let t = TagTemplate::new("*", None).unwrap();
         assert_eq!(t.for_path("/var/log/a.log").unwrap(), "var.log.a.log");
         let t = TagTemplate::new("app.*.raw", None).unwrap();
@@ -134,13 +147,24 @@ mod tests {
             Some(r"(?<pod>[a-z0-9-]+)_(?<namespace>[^_]+)_(?<container>.+)\.log$"),
         )
         .unwrap();
-        assert_eq!(t.for_path("/var/log/containers/web-1_prod_nginx.log").unwrap(), "kube.prod.web-1._");
-        assert!(t.for_path("/var/log/other").unwrap_err().contains("invalid tag_regex pattern"));
+        assert_eq!(
+            t.for_path("/var/log/containers/web-1_prod_nginx.log")
+                .unwrap(),
+            "kube.prod.web-1._"
+        );
+        assert!(t
+            .for_path("/var/log/other")
+            .unwrap_err()
+            .contains("invalid tag_regex pattern"));
     }
 
     #[test]
     fn tag_regex_errors() {
-        assert!(TagTemplate::new("a.<x", Some("(?<x>.)")).unwrap_err().contains("missing closing angle bracket"));
-        assert!(TagTemplate::new("a", Some("(")).unwrap_err().contains("invalid regular expression"));
+        assert!(TagTemplate::new("a.<x", Some("(?<x>.)"))
+            .unwrap_err()
+            .contains("missing closing angle bracket"));
+        assert!(TagTemplate::new("a", Some("("))
+            .unwrap_err()
+            .contains("invalid regular expression"));
     }
 }

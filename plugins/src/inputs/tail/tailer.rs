@@ -138,13 +138,20 @@ impl Tail {
         let mut polling = self.watcher.is_polling();
         let (mut sweep, mut rotation) = self.timers(polling);
         let mut refresh = every(self.cfg.refresh_interval);
-        let mut purge = every(self.cfg.rotate_wait.clamp(Duration::from_millis(100), Duration::from_secs(1)));
+        let mut purge = every(
+            self.cfg
+                .rotate_wait
+                .clamp(Duration::from_millis(100), Duration::from_secs(1)),
+        );
         loop {
             let more = self.drain(sink).await;
             if sink.is_cancelled() {
                 return Ok(());
             }
-            if self.cfg.exit_on_eof && !self.files.is_empty() && self.files.iter().all(|f| f.at_eof && !f.dirty) {
+            if self.cfg.exit_on_eof
+                && !self.files.is_empty()
+                && self.files.iter().all(|f| f.at_eof && !f.dirty)
+            {
                 self.finish_all(sink).await;
                 sink.request_exit();
                 return Ok(());
@@ -153,7 +160,11 @@ impl Tail {
                 polling = self.watcher.is_polling();
                 (sweep, rotation) = self.timers(polling);
             }
-            let ml_due = self.files.iter().filter_map(TailFile::multiline_deadline).min();
+            let ml_due = self
+                .files
+                .iter()
+                .filter_map(TailFile::multiline_deadline)
+                .min();
             let ml_sleep = async {
                 match ml_due {
                     Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
@@ -184,9 +195,15 @@ impl Tail {
 
     fn timers(&self, polling: bool) -> (Interval, Interval) {
         if polling {
-            (every(self.cfg.fstat_interval), every(self.cfg.fstat_interval))
+            (
+                every(self.cfg.fstat_interval),
+                every(self.cfg.fstat_interval),
+            )
         } else {
-            (every(self.cfg.progress_interval), every(self.cfg.watcher_interval))
+            (
+                every(self.cfg.progress_interval),
+                every(self.cfg.watcher_interval),
+            )
         }
     }
 
@@ -217,7 +234,11 @@ impl Tail {
 
     /// Reads one file up to its end or its budget, emitting a batch per block.
     async fn read_file<S: Sink>(&mut self, i: usize, sink: &mut S) -> Step {
-        let budget = if self.files[i].static_mode { self.cfg.static_batch } else { self.cfg.event_batch };
+        let budget = if self.files[i].static_mode {
+            self.cfg.static_batch
+        } else {
+            self.cfg.event_batch
+        };
         let mut done = 0u64;
         loop {
             if sink.is_cancelled() {
@@ -238,7 +259,12 @@ impl Tail {
             self.read_buf = buf;
             match res {
                 Err(e) => {
-                    error!(self.component, "error reading {}: {}", self.files[i].name.display(), e);
+                    error!(
+                        self.component,
+                        "error reading {}: {}",
+                        self.files[i].name.display(),
+                        e
+                    );
                     return Step::Remove;
                 }
                 Ok(ReadResult::Truncated { size }) => {
@@ -268,7 +294,11 @@ impl Tail {
                     let f = &mut self.files[i];
                     if fed.skipped_long > 0 && !f.warned_long {
                         f.warned_long = true;
-                        warn!(self.component, "file={} have long lines. Skipping long lines.", f.name.display());
+                        warn!(
+                            self.component,
+                            "file={} have long lines. Skipping long lines.",
+                            f.name.display()
+                        );
                     }
                     if fed.too_long {
                         error!(
@@ -279,7 +309,12 @@ impl Tail {
                         return Step::Remove;
                     }
                     f.at_eof = false;
-                    super::advise::dont_need(&f.file, f.commit_offset(), &mut f.advised, self.cfg.file_cache_advise);
+                    super::advise::dont_need(
+                        &f.file,
+                        f.commit_offset(),
+                        &mut f.advised,
+                        self.cfg.file_cache_advise,
+                    );
                     done += n as u64;
                     if n < self.read_buf.len() {
                         // A short read of a regular file means its end, for now: no need for
@@ -299,7 +334,14 @@ impl Tail {
 
     /// Encodes the first `n` bytes of the read buffer for file `i` into the batch.
     fn consume(&mut self, i: usize, n: usize) -> super::lines::Fed {
-        let Tail { files, read_buf, batch, layout, cfg, .. } = self;
+        let Tail {
+            files,
+            read_buf,
+            batch,
+            layout,
+            cfg,
+            ..
+        } = self;
         let mut enc = Encoder {
             layout,
             parser: cfg.parser.as_deref(),
@@ -315,7 +357,13 @@ impl Tail {
 
     /// Runs `f` with an encoder over the batch, for file `i`.
     fn encode(&mut self, i: usize, f: impl FnOnce(&mut TailFile, &mut Encoder<'_>)) {
-        let Tail { files, batch, layout, cfg, .. } = self;
+        let Tail {
+            files,
+            batch,
+            layout,
+            cfg,
+            ..
+        } = self;
         let mut enc = Encoder {
             layout,
             parser: cfg.parser.as_deref(),
@@ -331,7 +379,8 @@ impl Tail {
     /// Hands the batch to the engine under file `i`'s tag.
     async fn emit<S: Sink>(&mut self, i: usize, sink: &mut S) {
         if self.batch_records > 0 {
-            sink.emit(&self.files[i].tag, &self.batch, self.batch_records).await;
+            sink.emit(&self.files[i].tag, &self.batch, self.batch_records)
+                .await;
         }
         self.batch.clear();
         self.batch_records = 0;
@@ -344,9 +393,17 @@ impl Tail {
         if offset == f.stored {
             return;
         }
-        let entry = Entry { offset, name: f.name.to_string_lossy().into_owned() };
+        let entry = Entry {
+            offset,
+            name: f.name.to_string_lossy().into_owned(),
+        };
         if let Err(e) = self.store.put(f.id, &entry) {
-            error!(self.component, "could not store the offset of {}: {}", f.name.display(), e);
+            error!(
+                self.component,
+                "could not store the offset of {}: {}",
+                f.name.display(),
+                e
+            );
             return;
         }
         f.stored = offset;
@@ -405,7 +462,13 @@ impl Tail {
     fn rotated(&mut self, i: usize, new_name: PathBuf) {
         let f = &mut self.files[i];
         let old = std::mem::replace(&mut f.name, new_name.clone());
-        info!(self.component, "inode={} handle rotation(): {} => {}", f.id.ino, old.display(), new_name.display());
+        info!(
+            self.component,
+            "inode={} handle rotation(): {} => {}",
+            f.id.ino,
+            old.display(),
+            new_name.display()
+        );
         f.rotated = Some(Instant::now());
         f.dirty = true;
         self.counters.rotated.inc();
@@ -413,9 +476,22 @@ impl Tail {
         self.watcher.remove(&old, &real);
         self.files[i].real = new_name.clone();
         let component = self.component.clone();
-        self.watcher.add(&new_name, &new_name, |l| warn!(component, "{}", l));
-        if let Err(e) = self.store.put(id, &Entry { offset, name: new_name.to_string_lossy().into_owned() }) {
-            error!(self.component, "could not rotate file {}->{} in database: {}", old.display(), new_name.display(), e);
+        self.watcher
+            .add(&new_name, &new_name, |l| warn!(component, "{}", l));
+        if let Err(e) = self.store.put(
+            id,
+            &Entry {
+                offset,
+                name: new_name.to_string_lossy().into_owned(),
+            },
+        ) {
+            error!(
+                self.component,
+                "could not rotate file {}->{} in database: {}",
+                old.display(),
+                new_name.display(),
+                e
+            );
         }
         if old != new_name {
             self.vacated.push((old, id));
@@ -428,7 +504,11 @@ impl Tail {
         while k < self.vacated.len() {
             let path = self.vacated[k].0.clone();
             let found = match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() && !self.tracks(FileId::of(&m)) && !self.cfg.scanner.is_excluded(&path) => {
+                Ok(m)
+                    if m.is_file()
+                        && !self.tracks(FileId::of(&m))
+                        && !self.cfg.scanner.is_excluded(&path) =>
+                {
                     self.add_file(&path, &m, Discovery::Later)
                 }
                 Ok(m) => self.tracks(FileId::of(&m)) && self.files.iter().any(|f| f.name == path),
@@ -451,7 +531,10 @@ impl Tail {
         let component = self.component.clone();
         let patterns = self.cfg.scanner.patterns().collect::<Vec<_>>().join(",");
         debug!(component, "scanning path {}", patterns);
-        let found = self.cfg.scanner.scan(SystemTime::now(), |l| debug!(component, "{}", l));
+        let found = self
+            .cfg
+            .scanner
+            .scan(SystemTime::now(), |l| debug!(component, "{}", l));
         let mut added = 0;
         for f in found {
             if !self.tracks(FileId::of(&f.meta)) && self.add_file(&f.path, &f.meta, how) {
@@ -485,7 +568,10 @@ impl Tail {
         let tag = match self.template.for_path(&name) {
             Ok(t) => t,
             Err(e) => {
-                error!(self.component, "failed to compose tag for file {}: {}", name, e);
+                error!(
+                    self.component,
+                    "failed to compose tag for file {}: {}", name, e
+                );
                 return false;
             }
         };
@@ -497,11 +583,20 @@ impl Tail {
         };
         let start = match self.store.get(id) {
             Ok(Some(e)) if self.cfg.compare_filename && e.name != name => {
-                debug!(self.component, "inode={} db entry is for {}, not {}: not used", id.ino, e.name, name);
+                debug!(
+                    self.component,
+                    "inode={} db entry is for {}, not {}: not used", id.ino, e.name, name
+                );
                 fresh
             }
             Ok(Some(e)) if e.offset > size => {
-                debug!(self.component, "inode={} stored offset {} is past the end of {}: reading it from the start", id.ino, e.offset, name);
+                debug!(
+                    self.component,
+                    "inode={} stored offset {} is past the end of {}: reading it from the start",
+                    id.ino,
+                    e.offset,
+                    name
+                );
                 0
             }
             Ok(Some(e)) => e.offset,
@@ -513,7 +608,8 @@ impl Tail {
         };
         let watch_id = self.next_watch_id;
         self.next_watch_id += 1;
-        let multiline = (!self.cfg.multiline.is_empty()).then(|| Multiline::new(self.cfg.multiline.clone()));
+        let multiline =
+            (!self.cfg.multiline.is_empty()).then(|| Multiline::new(self.cfg.multiline.clone()));
         let tf = TailFile::new(
             id,
             path.to_path_buf(),
@@ -528,14 +624,27 @@ impl Tail {
             watch_id,
         );
         let component = self.component.clone();
-        self.watcher.add(&tf.name, &tf.real, |l| warn!(component, "{}", l));
+        self.watcher
+            .add(&tf.name, &tf.real, |l| warn!(component, "{}", l));
         if !self.watcher.is_polling() {
-            debug!(self.component, "inotify_fs_add(): inode={} watch_fd={} name={}", id.ino, watch_id, name);
+            debug!(
+                self.component,
+                "inotify_fs_add(): inode={} watch_fd={} name={}", id.ino, watch_id, name
+            );
         }
-        if let Err(e) = self.store.put(id, &Entry { offset: start, name: name.clone().into_owned() }) {
+        if let Err(e) = self.store.put(
+            id,
+            &Entry {
+                offset: start,
+                name: name.clone().into_owned(),
+            },
+        ) {
             error!(self.component, "{}", e);
         }
-        debug!(self.component, "inode={} with offset={} appended as {}", id.ino, start, name);
+        debug!(
+            self.component,
+            "inode={} with offset={} appended as {}", id.ino, start, name
+        );
         self.counters.opened.inc();
         self.files.push(tf);
         true
@@ -546,14 +655,23 @@ impl Tail {
     fn drop_stale_entries(&mut self) {
         let n = self.forget_entries(&HashSet::new());
         if n > 0 {
-            info!(self.component, "db: delete unmonitored stale inodes from the database: count={}", n);
+            info!(
+                self.component,
+                "db: delete unmonitored stale inodes from the database: count={}", n
+            );
         }
     }
 
     /// Forgets stored offsets of files neither followed nor matching `path` any more.
     fn prune_entries(&mut self) {
         let now = SystemTime::now();
-        let found: HashSet<FileId> = self.cfg.scanner.scan(now, |_| {}).iter().map(|f| FileId::of(&f.meta)).collect();
+        let found: HashSet<FileId> = self
+            .cfg
+            .scanner
+            .scan(now, |_| {})
+            .iter()
+            .map(|f| FileId::of(&f.meta))
+            .collect();
         self.forget_entries(&found);
     }
 
@@ -603,7 +721,11 @@ impl Tail {
                 }
             }
             if rotation::is_deleted(f) {
-                debug!(self.component, "purge: monitored file has been deleted: {}", f.name.display());
+                debug!(
+                    self.component,
+                    "purge: monitored file has been deleted: {}",
+                    f.name.display()
+                );
                 self.final_read(i, sink).await;
                 self.close(i, true);
                 continue;
@@ -611,7 +733,11 @@ impl Tail {
             if self.cfg.ignore_active_older_files {
                 if let Ok(m) = f.file.metadata() {
                     if self.cfg.scanner.too_old(&m, sys_now) {
-                        debug!(self.component, "purge: monitored file (ignore older): {}", f.name.display());
+                        debug!(
+                            self.component,
+                            "purge: monitored file (ignore older): {}",
+                            f.name.display()
+                        );
                         self.close(i, false);
                         continue;
                     }
@@ -644,9 +770,17 @@ impl Tail {
     /// Stops following file `i`; `forget` drops its stored offset.
     fn close(&mut self, i: usize, forget: bool) {
         let f = self.files.remove(i);
-        debug!(self.component, "inode={} removing file name {}", f.id.ino, f.name.display());
+        debug!(
+            self.component,
+            "inode={} removing file name {}",
+            f.id.ino,
+            f.name.display()
+        );
         if !self.watcher.is_polling() {
-            debug!(self.component, "inotify_fs_remove(): inode={} watch_fd={}", f.id.ino, f.watch_id);
+            debug!(
+                self.component,
+                "inotify_fs_remove(): inode={} watch_fd={}", f.id.ino, f.watch_id
+            );
         }
         self.watcher.remove(&f.name, &f.real);
         self.vacated.retain(|(_, id)| *id != f.id);
@@ -663,7 +797,12 @@ impl Tail {
         for i in 0..self.files.len() {
             self.finish_file(i, sink).await;
             let f = &self.files[i];
-            info!(self.component, "inode={} file={} ended, stop", f.id.ino, f.name.display());
+            info!(
+                self.component,
+                "inode={} file={} ended, stop",
+                f.id.ino,
+                f.name.display()
+            );
         }
     }
 

@@ -53,7 +53,13 @@ impl Watcher {
             let _ = tx.send(ev);
         };
         match notify::recommended_watcher(handler) {
-            Ok(watcher) => Self { inner: Some(Inotify { watcher, rx, dirs: HashMap::new() }) },
+            Ok(watcher) => Self {
+                inner: Some(Inotify {
+                    watcher,
+                    rx,
+                    dirs: HashMap::new(),
+                }),
+            },
             Err(e) => {
                 log(format!("inotify_init(): cannot use inotify ({e}), checking files every fstat_interval instead"));
                 Self { inner: None }
@@ -69,13 +75,19 @@ impl Watcher {
     /// Starts watching what tells about changes of `file` (its directory, and its target's
     /// directory when it is a link). On failure, falls back to polling for every file.
     pub fn add(&mut self, file: &Path, real: &Path, log: impl FnOnce(String)) {
-        let Some(inner) = self.inner.as_mut() else { return };
+        let Some(inner) = self.inner.as_mut() else {
+            return;
+        };
         for dir in dirs_of(file, real) {
             if let Some(n) = inner.dirs.get_mut(&dir) {
                 *n += 1;
                 continue;
             }
-            match notify::Watcher::watch(&mut inner.watcher, &dir, notify::RecursiveMode::NonRecursive) {
+            match notify::Watcher::watch(
+                &mut inner.watcher,
+                &dir,
+                notify::RecursiveMode::NonRecursive,
+            ) {
                 Ok(()) => {
                     inner.dirs.insert(dir, 1);
                 }
@@ -93,7 +105,9 @@ impl Watcher {
 
     /// Stops watching for `file` (when no other followed file needs the directories).
     pub fn remove(&mut self, file: &Path, real: &Path) {
-        let Some(inner) = self.inner.as_mut() else { return };
+        let Some(inner) = self.inner.as_mut() else {
+            return;
+        };
         for dir in dirs_of(file, real) {
             if let Some(n) = inner.dirs.get_mut(&dir) {
                 *n -= 1;
@@ -108,8 +122,12 @@ impl Watcher {
 
     /// Waits for the next hint. Never resolves when polling.
     pub async fn next(&mut self) -> Hint {
-        let Some(inner) = self.inner.as_mut() else { return std::future::pending().await };
-        let Some(first) = inner.rx.recv().await else { return std::future::pending().await };
+        let Some(inner) = self.inner.as_mut() else {
+            return std::future::pending().await;
+        };
+        let Some(first) = inner.rx.recv().await else {
+            return std::future::pending().await;
+        };
         let mut paths = Vec::new();
         let mut rescan = false;
         let mut take = |ev: notify::Result<notify::Event>| match ev {
@@ -166,9 +184,18 @@ mod tests {
 
     #[test]
     fn link_targets_add_their_directory() {
-        assert_eq!(dirs_of(Path::new("/a/x.log"), Path::new("/a/x.log")), [PathBuf::from("/a")]);
-        assert_eq!(dirs_of(Path::new("/a/x.log"), Path::new("/b/y.log")), [PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert_eq!(dirs_of(Path::new("x.log"), Path::new("x.log")), [PathBuf::from(".")]);
+        assert_eq!(
+            dirs_of(Path::new("/a/x.log"), Path::new("/a/x.log")),
+            [PathBuf::from("/a")]
+        );
+        assert_eq!(
+            dirs_of(Path::new("/a/x.log"), Path::new("/b/y.log")),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(
+            dirs_of(Path::new("x.log"), Path::new("x.log")),
+            [PathBuf::from(".")]
+        );
     }
 
     #[tokio::test]
@@ -182,7 +209,9 @@ mod tests {
         }
         w.add(&f, &f, |l| panic!("{l}"));
         std::fs::write(&f, b"line\n").unwrap();
-        let hint = tokio::time::timeout(Duration::from_secs(10), w.next()).await.expect("an event");
+        let hint = tokio::time::timeout(Duration::from_secs(10), w.next())
+            .await
+            .expect("an event");
         match hint {
             Hint::Paths(p) => assert!(p.contains(&f), "{p:?}"),
             Hint::Rescan => {}
@@ -197,9 +226,11 @@ mod tests {
             return;
         }
         let mut logged = None;
-        w.add(Path::new("/nonexistent-dir-for-weir/a.log"), Path::new("/nonexistent-dir-for-weir/a.log"), |l| {
-            logged = Some(l)
-        });
+        w.add(
+            Path::new("/nonexistent-dir-for-weir/a.log"),
+            Path::new("/nonexistent-dir-for-weir/a.log"),
+            |l| logged = Some(l),
+        );
         assert!(w.is_polling());
         assert!(logged.unwrap().contains("inotify_fs_add()"));
     }
