@@ -9,7 +9,7 @@
 //! - [`watch`]: inotify or polling; [`rotation`]: renamed, deleted or truncated files;
 //! - [`db`]: offsets that survive restarts, keyed by device and inode;
 //! - [`tailer`]: the loop that ties them together; [`sink`]: what it needs from the engine;
-//! - [`advise`]: `file_cache_advise`.
+//! - `file_cache_advise` is in [`advise`].
 //!
 //! Records are `{"log": line}` (`key` renames `log`), or what `parser` makes of the line; a
 //! line the parser rejects is kept as text. `multiline.parser` joins lines into messages. `*`

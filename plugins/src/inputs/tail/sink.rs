@@ -56,16 +56,19 @@ pub mod test_sink {
     use std::sync::Mutex;
     use tokio::sync::watch;
 
+    /// A batch as emitted: tag, events, record count.
+    type Batch = (String, Vec<u8>, usize);
+
     /// What a [`TestSink`] received; clones share it.
     #[derive(Clone, Default)]
     pub struct Recorded {
-        batches: Arc<Mutex<Vec<(String, Vec<u8>, usize)>>>,
+        batches: Arc<Mutex<Vec<Batch>>>,
         pub exit_requested: Arc<AtomicBool>,
         counters: Arc<Mutex<HashMap<&'static str, Arc<Counter>>>>,
     }
 
     impl Recorded {
-        fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Vec<u8>, usize)>> {
+        fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Batch>> {
             self.batches.lock().unwrap_or_else(|e| e.into_inner())
         }
 
