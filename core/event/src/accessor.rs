@@ -24,7 +24,7 @@
 //! `from.$TAG[1].$kubernetes['namespace_name'].$1`.
 
 use crate::event::skip_value;
-use crate::view::{read_str_bytes, MapIter};
+use crate::view::{read_map_len, read_str_bytes};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, digit1, space0};
@@ -299,22 +299,55 @@ fn accessor(input: &str) -> IResult<&str, RecordAccessor> {
 
 // ----- lookups on encoded bytes -----
 
-fn is_str_marker(m: u8) -> bool {
-    matches!(m, 0xa0..=0xbf | 0xd9 | 0xda | 0xdb)
-}
-
 /// The value of the last string key equal to `key` in the encoded map at the start of `map`.
+///
+/// This is the hot path of read-only filters, so keys are compared from their headers and the
+/// common small values are stepped over inline; anything else goes through the bounded walker.
 fn find_key_bytes<'a>(map: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let (len, mut pos) = read_map_len(map, 0).ok()?;
+    let want = key.as_bytes();
     let mut found = None;
-    for entry in MapIter::new(map).ok()? {
-        let entry = entry.ok()?;
-        if entry.key.first().copied().is_some_and(is_str_marker)
-            && read_str_bytes(entry.key) == Some(key.as_bytes())
-        {
-            found = Some(entry.value);
+    for _ in 0..len {
+        let (key_text, key_end) = match *map.get(pos)? {
+            m @ 0xa0..=0xbf => {
+                let end = pos + 1 + usize::from(m & 0x1f);
+                (map.get(pos + 1..end)?, end)
+            }
+            0xd9 => {
+                let n = usize::from(*map.get(pos + 1)?);
+                (map.get(pos + 2..pos + 2 + n)?, pos + 2 + n)
+            }
+            0xda | 0xdb => {
+                let end = skip_value(map, pos).ok()?;
+                (read_str_bytes(&map[pos..end])?, end)
+            }
+            _ => (&[][..], skip_value(map, pos).ok()?),
+        };
+        let is_str = matches!(map[pos], 0xa0..=0xbf | 0xd9..=0xdb);
+        let value_end = skip_small(map, key_end)?;
+        if is_str && key_text == want {
+            found = Some(&map[key_end..value_end]);
         }
+        pos = value_end;
     }
     found
+}
+
+/// Offset just past the value at `at`: small scalars and short strings inline, the rest
+/// through [`skip_value`].
+#[inline]
+fn skip_small(buf: &[u8], at: usize) -> Option<usize> {
+    let end = match *buf.get(at)? {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => at + 1,
+        m @ 0xa0..=0xbf => at + 1 + usize::from(m & 0x1f),
+        0xd9 | 0xc4 => at + 2 + usize::from(*buf.get(at + 1)?),
+        0xcc | 0xd0 => at + 2,
+        0xcd | 0xd1 => at + 3,
+        0xca | 0xce | 0xd2 => at + 5,
+        0xcb | 0xcf | 0xd3 => at + 9,
+        _ => return skip_value(buf, at).ok(),
+    };
+    (end <= buf.len()).then_some(end)
 }
 
 fn array_index_bytes(buf: &[u8], i: usize) -> Option<&[u8]> {

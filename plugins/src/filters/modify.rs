@@ -453,20 +453,16 @@ impl Modify {
     /// The fast path for `add`/`set` rules whose keys are all absent from the record: the new
     /// pairs go after the record's own bytes. `None` when it does not apply.
     fn try_append(&self, body: &[u8], head: &[u8], out: &mut EventWriter) -> Option<bool> {
-        let key_of = |r: &Rule| match r {
-            Rule::Set { key, .. } | Rule::Add { key, .. } => key.clone(),
-            _ => Vec::new(),
-        };
-        let (len, first) = read_map_len(body, 0).ok()?;
-        for (k, _) in MapIter::new(body)
-            .ok()?
-            .map_while(Result::ok)
-            .map(|e| (e.key, e.value))
-        {
-            let k = key_text(k);
-            if self.rules.iter().any(|r| k == Some(key_of(r).as_slice())) {
-                return None;
+        fn key_of(r: &Rule) -> Option<&[u8]> {
+            match r {
+                Rule::Set { key, .. } | Rule::Add { key, .. } => Some(key.as_slice()),
+                _ => None,
             }
+        }
+        let (len, first) = read_map_len(body, 0).ok()?;
+        let present = support::any_key(body, |k| self.rules.iter().any(|r| key_of(r) == Some(k)))?;
+        if present {
+            return None;
         }
         // The rules only see each other's pairs here: later `set`s replace, later `add`s skip.
         let mut added: Vec<(&[u8], &EncodedPair)> = Vec::with_capacity(self.rules.len());

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use weir_core::FilterOutcome;
-use weir_event::view::{read_str_bytes, MapIter};
+use weir_event::view::read_str_bytes;
 use weir_event::{value, EventRef, EventWriter, Events};
 
 /// Walks a batch and writes a filter's output only once something changes.
@@ -164,13 +164,55 @@ pub fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// Calls `f` with the text of each string or binary key of the encoded map at the start of
+/// `body`, until it returns true; returns whether it did (`None` if the map is malformed).
+///
+/// A fast scan for the hot paths (modify's `add`): keys are read from their headers and small
+/// values stepped over inline.
+pub fn any_key(body: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+    let (len, mut pos) = weir_event::view::read_map_len(body, 0).ok()?;
+    for _ in 0..len {
+        let key_end = skip_small(body, pos)?;
+        if let Some(k) = key_text(&body[pos..key_end]) {
+            if f(k) {
+                return Some(true);
+            }
+        }
+        pos = skip_small(body, key_end)?;
+    }
+    Some(false)
+}
+
+/// Offset just past the value at `at`: small scalars and short strings inline, the rest
+/// through the bounded walker.
+#[inline]
+fn skip_small(buf: &[u8], at: usize) -> Option<usize> {
+    let end = match *buf.get(at)? {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => at + 1,
+        m @ 0xa0..=0xbf => at + 1 + usize::from(m & 0x1f),
+        0xd9 | 0xc4 => at + 2 + usize::from(*buf.get(at + 1)?),
+        0xcc | 0xd0 => at + 2,
+        0xcd | 0xd1 => at + 3,
+        0xca | 0xce | 0xd2 => at + 5,
+        0xcb | 0xcf | 0xd3 => at + 9,
+        _ => return weir_event::event::skip_value(buf, at).ok(),
+    };
+    (end <= buf.len()).then_some(end)
+}
+
 /// Splits an encoded map into its pairs; `None` if `body` is not a well-formed map.
 pub fn pairs(body: &[u8]) -> Option<Vec<Pair<'_>>> {
-    let it = MapIter::new(body).ok()?;
-    let mut v = Vec::with_capacity(it.remaining());
-    for e in it {
-        let e = e.ok()?;
-        v.push(Pair::borrowed(e.key, e.value));
+    let (len, mut pos) = weir_event::view::read_map_len(body, 0).ok()?;
+    // Every pair takes at least two bytes: a hostile length cannot reserve much.
+    let mut v = Vec::with_capacity(len.min(body.len() / 2));
+    for _ in 0..len {
+        let key_end = skip_small(body, pos)?;
+        let value_end = skip_small(body, key_end)?;
+        v.push(Pair::borrowed(
+            &body[pos..key_end],
+            &body[key_end..value_end],
+        ));
+        pos = value_end;
     }
     Some(v)
 }
