@@ -14,7 +14,8 @@
 //!   and `hard_copy` put the copy right after the source and need exactly one source key.
 //! - `remove_wildcard`, `move_to_start` and `move_to_end` match keys that start with the given
 //!   text (a trailing `*` is allowed and means the same); `remove_regex` and the regex
-//!   conditions match string keys and string values (and booleans, as `true`/`false`).
+//!   conditions match string keys and string values (and booleans, as `true`/`false`);
+//!   `key_value_equals` compares string values only, so a number never equals anything.
 //!
 //! Where Weir differs, on purpose: `hard_rename a a` and `hard_copy a a` do nothing (Fluent
 //! Bit drops the key); a rule value of several words (`add msg hello world`) is taken as

@@ -47,7 +47,7 @@ impl<'d, 'o> Rewrite<'d, 'o> {
         })
     }
 
-    /// The event starting at `start` passes as it is.
+    /// The event passes as it is.
     pub fn keep(&mut self, ev: &EventRef<'_>) {
         if self.started {
             self.out.push_raw(ev);
