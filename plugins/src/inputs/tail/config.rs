@@ -6,6 +6,7 @@
 //! effect: the offsets live in sled, which always locks its database for one process.
 
 use super::db::SyncMode;
+use super::lines::LongLines;
 use super::scan::Scanner;
 use super::tag::TagTemplate;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ pub static PARAMS: &[ParamSpec] = &[
     ParamSpec::time("ignore_older").default("0").desc("Do not read files last modified longer ago than this (e.g. 1h, 2d); 0 reads all."),
     ParamSpec::bool("ignore_active_older_files").default("false").desc("Also stop following files already being read once they are older than ignore_older."),
     ParamSpec::size("buffer_chunk_size").default("32768").desc("Read size. Weir reads at least 256 KiB at a time when a file has that much waiting."),
-    ParamSpec::size("buffer_max_size").default("32768").desc("Longest line accepted; see skip_long_lines for what happens to longer ones."),
+    ParamSpec::size("buffer_max_size").default("32768").desc("Longest line accepted; longer ones stop the file unless skip_long_lines or truncate_long_lines is on."),
     ParamSpec::size("static_batch_size").default("50M").desc("Most bytes read from one file found at start before turning to other work."),
     ParamSpec::size("event_batch_size").default("50M").desc("Most bytes read from one file at a time once it has reached its end once."),
     ParamSpec::bool("skip_long_lines").default("false").desc("Skip lines longer than buffer_max_size instead of stopping to read the file."),
@@ -49,7 +50,7 @@ pub static PARAMS: &[ParamSpec] = &[
     ParamSpec::bool("db.compare_filename").default("false").desc("Use a stored offset only if the file still has the name it was stored under."),
     ParamSpec::comma_list("multiline.parser").multiple().desc("Multiline parsers (docker, cri, go, python, java, ruby or a [MULTILINE_PARSER]) tried in order."),
     ParamSpec::bool("keep_file_handle").default("true").not_yet().desc("Reopen the file for every read."),
-    ParamSpec::bool("truncate_long_lines").default("false").not_yet().desc("Cut long lines instead of skipping them."),
+    ParamSpec::bool("truncate_long_lines").default("false").desc("Keep the first buffer_max_size bytes of long lines (cut at a UTF-8 character boundary) instead of stopping or skipping."),
     ParamSpec::bool("docker_mode").default("false").not_yet().desc("Old Docker line joining; use multiline.parser docker."),
     ParamSpec::int("docker_mode_flush").default("4").not_yet().desc("Old Docker line joining timeout."),
     ParamSpec::str("docker_mode_parser").not_yet().desc("Old Docker line joining first-line parser."),
@@ -85,7 +86,7 @@ pub struct TailConfig {
     pub max_line: usize,
     pub static_batch: u64,
     pub event_batch: u64,
-    pub skip_long_lines: bool,
+    pub long_lines: LongLines,
     pub skip_empty_lines: bool,
     pub exit_on_eof: bool,
     pub file_cache_advise: bool,
@@ -265,7 +266,13 @@ impl TailConfig {
             max_line: usize::try_from(max_line).unwrap_or(usize::MAX),
             static_batch: size(p, "static_batch_size", 50_000_000)?,
             event_batch: size(p, "event_batch_size", 50_000_000)?,
-            skip_long_lines: p.bool("skip_long_lines").unwrap_or(false),
+            long_lines: if p.bool("truncate_long_lines").unwrap_or(false) {
+                LongLines::Truncate
+            } else if p.bool("skip_long_lines").unwrap_or(false) {
+                LongLines::Skip
+            } else {
+                LongLines::Stop
+            },
             skip_empty_lines: p.bool("skip_empty_lines").unwrap_or(false),
             exit_on_eof: p.bool("exit_on_eof").unwrap_or(false),
             file_cache_advise: p.bool("file_cache_advise").unwrap_or(true),

@@ -9,7 +9,7 @@
 //! partial line, and before the first line of a multiline message still being assembled.
 
 use super::db::FileId;
-use super::lines::{Fed, LineSplitter};
+use super::lines::{Fed, LineSplitter, LongLines};
 use super::record::RecordLayout;
 use std::fs::File;
 use std::io;
@@ -162,7 +162,7 @@ impl TailFile {
         start: u64,
         layout: &RecordLayout,
         max_line: usize,
-        skip_long: bool,
+        long_lines: LongLines,
         multiline: Option<Multiline>,
         static_mode: bool,
         watch_id: u64,
@@ -180,7 +180,7 @@ impl TailFile {
             tag,
             file: Arc::new(file),
             read_pos: start,
-            splitter: LineSplitter::new(start, max_line, skip_long),
+            splitter: LineSplitter::new(start, max_line, long_lines),
             multiline: multiline.map(|ml| FileMultiline {
                 ml,
                 pending_since: None,
@@ -351,7 +351,7 @@ mod tests {
             0,
             layout,
             1000,
-            false,
+            LongLines::Stop,
             ml,
             true,
             1,

@@ -10,9 +10,10 @@
 //! - NUL bytes at the start of a line are dropped before the line is measured. A file truncated
 //!   by `copytruncate` while its writer keeps its old offset fills the gap with NULs; Fluent Bit
 //!   skips them the same way.
-//! - A line longer than `max_line` bytes (Fluent Bit's `buffer_max_size`) is a long line: with
-//!   `skip_long_lines` it is dropped whole, up to its `\n`; without, the splitter stops before
-//!   it and reports it, and the caller stops following the file (Fluent Bit's behaviour).
+//! - A line longer than `max_line` bytes (Fluent Bit's `buffer_max_size`) is a long line,
+//!   handled as [`LongLines`] says: stop before it (the caller stops following the file,
+//!   Fluent Bit's default), drop it whole (`skip_long_lines`), or keep its first `max_line`
+//!   bytes, cut at a UTF-8 character boundary, and drop the rest (`truncate_long_lines`).
 //! - Bytes after the last `\n` stay pending until the line is completed, or until the caller
 //!   decides the file is finished ([`LineSplitter::finish`]).
 //!
@@ -21,14 +22,25 @@
 
 use memchr::memchr;
 
+/// What to do with a line longer than `max_line`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LongLines {
+    /// Stop before it and report it.
+    Stop,
+    /// Drop it.
+    Skip,
+    /// Hand out its first `max_line` bytes (at a character boundary) and drop the rest.
+    Truncate,
+}
+
 /// What one call to [`LineSplitter::feed`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fed {
-    /// Lines handed out.
+    /// Lines handed out (truncated ones included).
     pub lines: usize,
-    /// Long lines dropped (with `skip_long_lines`).
-    pub skipped_long: usize,
-    /// A long line was met without `skip_long_lines`: the splitter stopped before it and the
+    /// Long lines dropped or truncated.
+    pub long_lines: usize,
+    /// A long line was met with [`LongLines::Stop`]: the splitter stopped before it and the
     /// rest of the block was not looked at.
     pub too_long: bool,
 }
@@ -44,18 +56,18 @@ pub struct LineSplitter {
     /// Dropping bytes up to the next `\n` (the rest of a long line).
     skipping: bool,
     max_line: usize,
-    skip_long: bool,
+    long: LongLines,
 }
 
 impl LineSplitter {
     /// A splitter whose first byte is at stream offset `start`.
-    pub fn new(start: u64, max_line: usize, skip_long: bool) -> Self {
+    pub fn new(start: u64, max_line: usize, long: LongLines) -> Self {
         Self {
             partial: Vec::new(),
             consumed: start,
             skipping: false,
             max_line: max_line.max(1),
-            skip_long,
+            long,
         }
     }
 
@@ -108,80 +120,63 @@ impl LineSplitter {
                 if data.is_empty() {
                     break;
                 }
-                match memchr(b'\n', data) {
+            }
+            let newline = memchr(b'\n', data);
+            let taken = newline.unwrap_or(data.len());
+            let total = self.partial.len() + taken;
+            if total > self.max_line {
+                if self.long == LongLines::Stop {
+                    fed.too_long = true;
+                    return fed;
+                }
+                fed.long_lines += 1;
+                if self.long == LongLines::Truncate {
+                    let need = (self.max_line + 1)
+                        .saturating_sub(self.partial.len())
+                        .min(taken);
+                    let start = self.consumed;
+                    if self.partial.is_empty() {
+                        line(cut(&data[..taken], self.max_line), start);
+                    } else {
+                        self.partial.extend_from_slice(&data[..need]);
+                        line(cut(&self.partial, self.max_line), start);
+                    }
+                    fed.lines += 1;
+                }
+                self.partial.clear();
+                self.consumed += total as u64;
+                match newline {
                     Some(i) => {
-                        if i > self.max_line {
-                            if !self.long_line(&mut fed, i + 1) {
-                                return fed;
-                            }
-                        } else {
-                            line(trim_cr(&data[..i]), self.consumed);
-                            fed.lines += 1;
-                            self.consumed += i as u64 + 1;
-                        }
+                        self.consumed += 1;
                         data = &data[i + 1..];
                     }
                     None => {
-                        if data.len() > self.max_line {
-                            if !self.long_line(&mut fed, data.len()) {
-                                return fed;
-                            }
-                            self.skipping = true;
-                        } else {
-                            self.partial.extend_from_slice(data);
-                        }
+                        self.skipping = true;
                         data = &[];
                     }
                 }
-            } else {
-                match memchr(b'\n', data) {
-                    Some(i) => {
-                        let total = self.partial.len() + i;
-                        if total > self.max_line {
-                            if !self.long_line(&mut fed, 0) {
-                                return fed;
-                            }
-                            self.consumed += total as u64 + 1;
-                        } else {
-                            self.partial.extend_from_slice(&data[..i]);
-                            line(trim_cr(&self.partial), self.consumed);
-                            fed.lines += 1;
-                            self.consumed += total as u64 + 1;
-                        }
+                continue;
+            }
+            match newline {
+                Some(i) => {
+                    if self.partial.is_empty() {
+                        line(trim_cr(&data[..i]), self.consumed);
+                    } else {
+                        self.partial.extend_from_slice(&data[..i]);
+                        line(trim_cr(&self.partial), self.consumed);
                         self.partial.clear();
-                        data = &data[i + 1..];
                     }
-                    None => {
-                        if self.partial.len() + data.len() > self.max_line {
-                            if !self.long_line(&mut fed, 0) {
-                                return fed;
-                            }
-                            self.consumed += (self.partial.len() + data.len()) as u64;
-                            self.partial.clear();
-                            self.skipping = true;
-                        } else {
-                            self.partial.extend_from_slice(data);
-                        }
-                        data = &[];
-                    }
+                    fed.lines += 1;
+                    self.consumed += total as u64 + 1;
+                    data = &data[i + 1..];
+                }
+                None => {
+                    self.partial.extend_from_slice(data);
+                    data = &[];
                 }
             }
         }
         fed
-    }
-
-    /// Handles a long line: with `skip_long_lines`, counts it and drops `drop` bytes (the
-    /// caller drops what it holds itself) and returns true; without, reports it and returns
-    /// false, leaving the splitter just before the line.
-    fn long_line(&mut self, fed: &mut Fed, drop: usize) -> bool {
-        if self.skip_long {
-            fed.skipped_long += 1;
-            self.consumed += drop as u64;
-            true
-        } else {
-            fed.too_long = true;
-            false
-        }
     }
 
     /// Hands out the pending bytes as a last line, when the file is known to be finished (end
@@ -196,6 +191,15 @@ impl LineSplitter {
         self.partial.clear();
         true
     }
+}
+
+/// The first `max` bytes of a longer `line`, shortened to end at a UTF-8 character boundary.
+fn cut(line: &[u8], max: usize) -> &[u8] {
+    let mut c = max.min(line.len());
+    while c > 0 && line.get(c).is_some_and(|b| b & 0xC0 == 0x80) {
+        c -= 1;
+    }
+    &line[..c]
 }
 
 #[inline]
@@ -225,14 +229,14 @@ mod tests {
 
     #[test]
     fn lines_and_offsets() {
-        let mut s = LineSplitter::new(100, 1000, false);
+        let mut s = LineSplitter::new(100, 1000, LongLines::Stop);
         let (lines, fed) = split(&mut s, b"one\ntwo\r\n\nthree");
         assert_eq!(lines, owned(&[("one", 100), ("two", 104), ("", 109)]));
         assert_eq!(
             fed,
             Fed {
                 lines: 3,
-                skipped_long: 0,
+                long_lines: 0,
                 too_long: false
             }
         );
@@ -247,7 +251,7 @@ mod tests {
 
     #[test]
     fn partial_line_waits_then_finish_hands_it_out() {
-        let mut s = LineSplitter::new(0, 1000, false);
+        let mut s = LineSplitter::new(0, 1000, LongLines::Stop);
         let (lines, _) = split(&mut s, b"abc");
         assert!(lines.is_empty());
         assert_eq!(s.offset(), 0);
@@ -260,14 +264,14 @@ mod tests {
 
     #[test]
     fn crlf_only_line_is_empty() {
-        let mut s = LineSplitter::new(0, 1000, false);
+        let mut s = LineSplitter::new(0, 1000, LongLines::Stop);
         let (lines, _) = split(&mut s, b"\r\na\r\r\n");
         assert_eq!(lines, owned(&[("", 0), ("a\r", 2)]));
     }
 
     #[test]
     fn leading_nuls_are_dropped() {
-        let mut s = LineSplitter::new(0, 4, false);
+        let mut s = LineSplitter::new(0, 4, LongLines::Stop);
         // A copytruncate gap longer than max_line must not count as a long line.
         let (lines, fed) = split(&mut s, b"\0\0\0\0\0\0\0\0ab\n\0c\n");
         assert_eq!(lines, owned(&[("ab", 8), ("c", 12)]));
@@ -277,7 +281,7 @@ mod tests {
 
     #[test]
     fn long_complete_line_stops_without_skip() {
-        let mut s = LineSplitter::new(0, 4, false);
+        let mut s = LineSplitter::new(0, 4, LongLines::Stop);
         let (lines, fed) = split(&mut s, b"ok\ntoolong\nafter\n");
         assert_eq!(lines, owned(&[("ok", 0)]));
         assert!(fed.too_long);
@@ -286,7 +290,7 @@ mod tests {
 
     #[test]
     fn long_partial_line_stops_without_skip() {
-        let mut s = LineSplitter::new(0, 4, false);
+        let mut s = LineSplitter::new(0, 4, LongLines::Stop);
         let (_, fed) = split(&mut s, b"ab");
         assert!(!fed.too_long);
         let (_, fed) = split(&mut s, b"cde");
@@ -296,22 +300,36 @@ mod tests {
 
     #[test]
     fn long_lines_are_skipped_whole() {
-        let mut s = LineSplitter::new(0, 4, true);
+        let mut s = LineSplitter::new(0, 4, LongLines::Skip);
         let (lines, fed) = split(&mut s, b"ok\ntoolong\nfine\nlongest");
         assert_eq!(lines, owned(&[("ok", 0), ("fine", 11)]));
-        assert_eq!(fed.skipped_long, 2);
+        assert_eq!(fed.long_lines, 2);
         let (lines, fed) = split(&mut s, b"_still\nnext\n");
         assert_eq!(lines, owned(&[("next", 30)]));
         assert_eq!(
-            fed.skipped_long, 0,
+            fed.long_lines, 0,
             "the rest of a skipped line is not counted again"
         );
         assert_eq!(s.offset(), 35);
     }
 
     #[test]
+    fn long_lines_are_truncated_at_a_character_boundary() {
+        let mut s = LineSplitter::new(0, 5, LongLines::Truncate);
+        let (lines, fed) = split(&mut s, "ab\u{e9}\u{e9}\u{e9}\nok\nxyz".as_bytes());
+        // "ab" + 3 bytes of "éé" would cut the second é: keep "abé".
+        assert_eq!(lines, owned(&[("ab\u{e9}", 0), ("ok", 9)]));
+        assert_eq!(fed.long_lines, 1);
+        let (lines, fed) = split(&mut s, b"uvwxyz");
+        assert_eq!(lines, owned(&[("xyzuv", 12)]));
+        assert_eq!(fed.long_lines, 1);
+        let (lines, _) = split(&mut s, b"rest\nnext\n");
+        assert_eq!(lines, owned(&[("next", 26)]));
+    }
+
+    #[test]
     fn line_of_exactly_max_fits() {
-        let mut s = LineSplitter::new(0, 4, false);
+        let mut s = LineSplitter::new(0, 4, LongLines::Stop);
         let (lines, fed) = split(&mut s, b"abcd\n");
         assert_eq!(lines, owned(&[("abcd", 0)]));
         assert!(!fed.too_long);
@@ -319,7 +337,7 @@ mod tests {
 
     #[test]
     fn reset_forgets_pending() {
-        let mut s = LineSplitter::new(0, 100, false);
+        let mut s = LineSplitter::new(0, 100, LongLines::Stop);
         split(&mut s, b"a\npartial");
         s.reset(0);
         assert!(s.pending().is_empty());
@@ -333,9 +351,9 @@ mod tests {
         data: &[u8],
         cuts: &[usize],
         max: usize,
-        skip: bool,
+        long: LongLines,
     ) -> (Vec<(Vec<u8>, u64)>, usize, bool, u64) {
-        let mut s = LineSplitter::new(7, max, skip);
+        let mut s = LineSplitter::new(7, max, long);
         let mut lines = Vec::new();
         let mut skipped = 0;
         let mut too_long = false;
@@ -345,7 +363,7 @@ mod tests {
         points.push(data.len());
         for p in points {
             let fed = s.feed(&data[at..p], |l, off| lines.push((l.to_vec(), off)));
-            skipped += fed.skipped_long;
+            skipped += fed.long_lines;
             at = p;
             if fed.too_long {
                 too_long = true;
@@ -371,16 +389,17 @@ mod tests {
             data in bytes(),
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
             max in 1usize..12,
-            skip in any::<bool>(),
+            long in prop_oneof![Just(LongLines::Stop), Just(LongLines::Skip), Just(LongLines::Truncate)],
         ) {
-            let whole = run(&data, &[], max, skip);
-            let pieces = run(&data, &cuts, max, skip);
+            let whole = run(&data, &[], max, long);
+            let pieces = run(&data, &cuts, max, long);
             prop_assert_eq!(whole, pieces);
         }
 
         #[test]
-        fn lines_have_no_newline_and_offsets_grow(data in bytes(), max in 1usize..12) {
-            let (lines, _, _, end) = run(&data, &[], max, true);
+        fn lines_have_no_newline_and_offsets_grow(data in bytes(), max in 1usize..12, truncate in any::<bool>()) {
+            let long = if truncate { LongLines::Truncate } else { LongLines::Skip };
+            let (lines, _, _, end) = run(&data, &[], max, long);
             let mut last = None;
             for (l, off) in &lines {
                 prop_assert!(!l.contains(&b'\n'));

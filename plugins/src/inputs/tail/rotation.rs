@@ -76,7 +76,7 @@ mod tests {
             0,
             &l,
             100,
-            false,
+            crate::inputs::tail::lines::LongLines::Stop,
             None,
             false,
             1,

@@ -19,6 +19,7 @@
 use super::config::TailConfig;
 use super::db::{Entry, FileId, MemStore, OffsetStore, SledStore};
 use super::file::{read_block, Encoder, ReadResult, TailFile};
+use super::lines::LongLines;
 use super::record::RecordLayout;
 use super::rotation::{self, PathState};
 use super::sink::Sink;
@@ -292,12 +293,18 @@ impl Tail {
                     self.emit(i, sink).await;
                     self.commit(i).await;
                     let f = &mut self.files[i];
-                    if fed.skipped_long > 0 && !f.warned_long {
+                    if fed.long_lines > 0 && !f.warned_long {
                         f.warned_long = true;
+                        let what = if self.cfg.long_lines == LongLines::Truncate {
+                            "Truncating"
+                        } else {
+                            "Skipping"
+                        };
                         warn!(
                             self.component,
-                            "file={} have long lines. Skipping long lines.",
-                            f.name.display()
+                            "file={} have long lines. {} long lines.",
+                            f.name.display(),
+                            what
                         );
                     }
                     if fed.too_long {
@@ -618,7 +625,7 @@ impl Tail {
             start,
             &self.layout,
             self.cfg.max_line,
-            self.cfg.skip_long_lines,
+            self.cfg.long_lines,
             multiline,
             how == Discovery::Startup,
             watch_id,

@@ -446,6 +446,13 @@ async fn long_lines_are_skipped_or_stop_the_file() {
     assert_eq!(logs(&r.rec), ["short", "after"]);
 
     pairs.truncate(base.len());
+    pairs.push(("truncate_long_lines", "on"));
+    pairs.push(("exit_on_eof", "on"));
+    let r = start(config(&pairs), "t");
+    r.task.await.unwrap().unwrap();
+    assert_eq!(logs(&r.rec), ["short", "x".repeat(16).as_str(), "after"]);
+
+    pairs.truncate(base.len());
     let r = start(config(&pairs), "t");
     wait_for(&r.rec, "the file to be dropped", |r| {
         r.count("files_closed") == 1
