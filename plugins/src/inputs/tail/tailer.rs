@@ -12,6 +12,9 @@
 //! whole life, and handed to the engine in one call. The file's offset is stored after that
 //! call returns, never before: a crash can repeat the last batch, never lose it.
 //!
+//! Reads, scans of `path` and database flushes run on blocking threads; opening a file and
+//! the `stat` calls of rotation and deletion checks stay on the task (short metadata calls).
+//!
 //! Shutdown: multiline messages being assembled are emitted, offsets are stored and the
 //! store is flushed. A partial last line is not emitted; its offset is not stored either, so
 //! the next run reads it whole.
@@ -22,6 +25,7 @@ use super::file::{read_block, Encoder, ReadResult, TailFile};
 use super::lines::LongLines;
 use super::record::RecordLayout;
 use super::rotation::{self, PathState};
+use super::scan::Found;
 use super::sink::Sink;
 use super::tag::TagTemplate;
 use super::watch::{Hint, Watcher};
@@ -121,7 +125,7 @@ pub async fn run<S: Sink>(cfg: Arc<TailConfig>, sink: &mut S) -> Result<(), Stri
         next_watch_id: 1,
         component,
     };
-    tail.scan(Discovery::Startup);
+    tail.scan(Discovery::Startup).await;
     tail.drop_stale_entries();
     let result = tail.run_loop(sink).await;
     tail.shutdown(sink).await;
@@ -184,8 +188,8 @@ impl Tail {
                     }
                 }
                 _ = refresh.tick() => {
-                    self.scan(Discovery::Later);
-                    self.prune_entries();
+                    let found = self.scan(Discovery::Later).await;
+                    self.prune_entries(&found);
                 }
                 _ = purge.tick() => self.purge(sink).await,
                 _ = ml_sleep => self.flush_multiline_expired(sink).await,
@@ -533,24 +537,36 @@ impl Tail {
         self.files.iter().any(|f| f.id == id)
     }
 
-    /// Looks for files matching `path`.
-    fn scan(&mut self, how: Discovery) {
+    /// Expands `path` on a blocking thread (directory walks can stall on slow file systems).
+    async fn find(&self) -> Vec<Found> {
         let component = self.component.clone();
-        let patterns = self.cfg.scanner.patterns().collect::<Vec<_>>().join(",");
-        debug!(component, "scanning path {}", patterns);
-        let found = self
-            .cfg
-            .scanner
-            .scan(SystemTime::now(), |l| debug!(component, "{}", l));
+        let scanner = self.cfg.scanner.clone();
+        debug!(
+            component,
+            "scanning path {}",
+            scanner.patterns().collect::<Vec<_>>().join(",")
+        );
+        tokio::task::spawn_blocking(move || {
+            scanner.scan(SystemTime::now(), |l| debug!(component, "{}", l))
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Looks for files matching `path` and follows the new ones; returns what was found.
+    async fn scan(&mut self, how: Discovery) -> Vec<Found> {
+        let found = self.find().await;
         let mut added = 0;
-        for f in found {
+        for f in &found {
             if !self.tracks(FileId::of(&f.meta)) && self.add_file(&f.path, &f.meta, how) {
                 added += 1;
             }
         }
         if how == Discovery::Later && added == 0 {
+            let patterns = self.cfg.scanner.patterns().collect::<Vec<_>>().join(",");
             debug!(self.component, "0 new files found on path '{}'", patterns);
         }
+        found
     }
 
     /// Starts following the file at `path`. Returns whether it is followed now.
@@ -669,16 +685,9 @@ impl Tail {
         }
     }
 
-    /// Forgets stored offsets of files neither followed nor matching `path` any more.
-    fn prune_entries(&mut self) {
-        let now = SystemTime::now();
-        let found: HashSet<FileId> = self
-            .cfg
-            .scanner
-            .scan(now, |_| {})
-            .iter()
-            .map(|f| FileId::of(&f.meta))
-            .collect();
+    /// Forgets stored offsets of files neither followed nor `found` by the last scan.
+    fn prune_entries(&mut self, found: &[Found]) {
+        let found: HashSet<FileId> = found.iter().map(|f| FileId::of(&f.meta)).collect();
         self.forget_entries(&found);
     }
 
