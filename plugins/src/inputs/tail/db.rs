@@ -16,6 +16,10 @@
 //! flush on a blocking thread). A clean shutdown always flushes. After `kill -9` the offsets
 //! read back are at most that half second old: the lines after them are read again.
 //!
+//! The offset follows the hand-over to the engine, not the delivery by the outputs: records
+//! the engine still holds in memory when the process is killed are lost with it (as in Fluent
+//! Bit); only storage that survives the process (`storage.type filesystem`) keeps them.
+//!
 //! Format: tree `tail.files.v1`; key = device then inode, 8 bytes each, big-endian; value =
 //! offset, 8 bytes big-endian, then the file name in UTF-8.
 

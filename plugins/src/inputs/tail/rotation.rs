@@ -7,7 +7,9 @@
 //! After a rename rotation tail keeps reading the old file under its new name for
 //! `rotate_wait`, for lines its writer adds late, and follows the new file at the path from
 //! its first byte. A truncation (`copytruncate`) is not a rotation: the same file shrinks, and
-//! tail starts it over from the beginning (see `read_block`).
+//! tail starts it over from the beginning (see `read_block`). A truncation shows only while
+//! the file is shorter than where tail stood: if the writer has written past that point again
+//! before tail looks, the truncation cannot be seen (Fluent Bit has the same limit).
 
 use super::db::FileId;
 use super::file::{real_name, TailFile};
