@@ -50,14 +50,12 @@ impl BuildContext {
         }
     }
 
-    /// Resolves a path from the configuration against the configuration's directory.
+    /// Turns a plugin's path parameter (tail's `path` and `db`, the file output's `path`)
+    /// into a path to open. As in Fluent Bit, a relative path is relative to the working
+    /// directory Weir was started in, not to the configuration file: only `@INCLUDE`,
+    /// `includes` and `parsers_file` follow the configuration file.
     pub fn resolve_path(&self, p: &str) -> PathBuf {
-        let p = PathBuf::from(p);
-        if p.is_absolute() {
-            p
-        } else {
-            self.config_dir.join(p)
-        }
+        PathBuf::from(p)
     }
 
     /// Creates an input instance named `name` through which a filter re-emits events into the
