@@ -369,7 +369,8 @@ fn build_parsers(
                     .is_some_and(|n| !defined.contains(&n.to_ascii_lowercase()))
             })
             .collect();
-        registry.add_sections(&keep, &[])?;
+        // Built only when a plugin names one: most configurations use one or two of them.
+        registry.add_deferred_sections(keep);
     }
     for w in registry.add_sections(&user_parsers, &user_multiline)? {
         crate::warn!("parser", "{}", w);

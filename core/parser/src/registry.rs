@@ -7,21 +7,57 @@ use crate::decoder::DecodeKind;
 use crate::multiline::{builtin, MultilineConfig, MultilineParser};
 use crate::parser::{Parser, ParserConfig};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use weir_config::{validate, ConfigError, ParamSpec, Params, Section};
 
 /// Parsers and multiline parsers by name. [`ParserRegistry::new`] holds the built-in multiline
 /// parsers (`docker`, `cri`, `go`, `python`, `java`, `ruby`).
-#[derive(Debug, Clone)]
+///
+/// Built-in multiline parsers and bundled parsers ([`ParserRegistry::add_deferred_sections`])
+/// are built the first time they are asked for: compiling a dozen regular expressions that a
+/// configuration never names would cost an idle edge host a megabyte for nothing.
+#[derive(Clone, Default)]
 pub struct ParserRegistry {
-    parsers: HashMap<String, Arc<Parser>>,
-    multiline: HashMap<String, Arc<MultilineParser>>,
+    parsers: HashMap<String, Arc<Lazy<Parser>>>,
+    multiline: HashMap<String, Arc<Lazy<MultilineParser>>>,
 }
 
-impl Default for ParserRegistry {
-    fn default() -> Self {
-        Self::new()
+impl std::fmt::Debug for ParserRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParserRegistry")
+            .field("parsers", &self.names())
+            .field("multiline", &self.multiline_names())
+            .finish()
+    }
+}
+
+type Maker<T> = Box<dyn Fn() -> Option<T> + Send + Sync>;
+
+/// A value built on first use (or given ready), then shared.
+struct Lazy<T> {
+    cell: OnceLock<Option<Arc<T>>>,
+    make: Option<Maker<T>>,
+}
+
+impl<T> Lazy<T> {
+    fn ready(value: T) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(Arc::new(value)));
+        Self { cell, make: None }
+    }
+
+    fn deferred(make: impl Fn() -> Option<T> + Send + Sync + 'static) -> Self {
+        Self {
+            cell: OnceLock::new(),
+            make: Some(Box::new(make)),
+        }
+    }
+
+    fn get(&self) -> Option<Arc<T>> {
+        self.cell
+            .get_or_init(|| self.make.as_ref().and_then(|m| m()).map(Arc::new))
+            .clone()
     }
 }
 
@@ -29,7 +65,13 @@ impl ParserRegistry {
     pub fn new() -> Self {
         let multiline = builtin::NAMES
             .iter()
-            .filter_map(|n| builtin::get(n).map(|p| (n.to_string(), Arc::new(p))))
+            .map(|n| {
+                let name: &'static str = n;
+                (
+                    name.to_string(),
+                    Arc::new(Lazy::deferred(move || builtin::get(name))),
+                )
+            })
             .collect();
         Self {
             parsers: HashMap::new(),
@@ -39,26 +81,51 @@ impl ParserRegistry {
 
     /// The parser named `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Parser>> {
-        self.parsers.get(name).cloned()
+        self.parsers.get(name)?.get()
     }
 
     /// The multiline parser named `name`.
     pub fn multiline(&self, name: &str) -> Option<Arc<MultilineParser>> {
-        self.multiline.get(name).cloned()
+        self.multiline.get(name)?.get()
     }
 
     /// Adds a parser, replacing one of the same name.
     pub fn insert(&mut self, parser: Parser) -> Arc<Parser> {
         let p = Arc::new(parser);
-        self.parsers.insert(p.name().to_owned(), Arc::clone(&p));
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(Arc::clone(&p)));
+        self.parsers
+            .insert(p.name().to_owned(), Arc::new(Lazy { cell, make: None }));
         p
     }
 
     /// Adds a multiline parser, replacing one of the same name (built-ins included).
     pub fn insert_multiline(&mut self, parser: MultilineParser) -> Arc<MultilineParser> {
-        let p = Arc::new(parser);
-        self.multiline.insert(p.name().to_owned(), Arc::clone(&p));
+        let name = parser.name().to_owned();
+        let lazy = Lazy::ready(parser);
+        let p = lazy.get().expect("a ready value is present");
+        self.multiline.insert(name, Arc::new(lazy));
         p
+    }
+
+    /// Adds `[PARSER]` sections to be built the first time they are asked for (Weir's bundled
+    /// parsers). Sections without a name, and names already defined, are left out. A section
+    /// that fails to build is simply absent: the bundled file is tested to build completely.
+    pub fn add_deferred_sections(&mut self, parsers: Vec<Section>) {
+        for s in parsers {
+            let Some(name) = s.name().map(str::to_owned) else {
+                continue;
+            };
+            if self.parsers.contains_key(&name) {
+                continue;
+            }
+            let make = move || {
+                let what = section_name(&s, "parser");
+                let params = validate(&s, &[PARSER_PARAMS], &what).ok()?;
+                Parser::new(&parser_config(&s, &params)).ok()
+            };
+            self.parsers.insert(name, Arc::new(Lazy::deferred(make)));
+        }
     }
 
     /// Names of the parsers, sorted.
@@ -325,6 +392,22 @@ mod tests {
             reg.get("q").is_some(),
             "parsers after the duplicate are loaded"
         );
+    }
+
+    #[test]
+    fn deferred_sections_build_on_first_use() {
+        let cfg = weir_config::parse_str(
+            "[PARSER]\n    Name lazy\n    Format regex\n    Regex ^(?<a>.*)$\n",
+            Path::new("/x.conf"),
+            weir_config::Format::Classic,
+            &|_| None,
+        )
+        .unwrap();
+        let mut reg = ParserRegistry::new();
+        reg.add_deferred_sections(cfg.parsers.clone());
+        assert_eq!(reg.names(), vec!["lazy"]);
+        let p = reg.get("lazy").expect("built when asked for");
+        assert!(Arc::ptr_eq(&p, &reg.get("lazy").unwrap()), "built once");
     }
 
     #[test]
