@@ -1,6 +1,7 @@
 //! What a plugin is handed: at build time ([`BuildContext`]) and while running
 //! ([`InputContext`], [`FilterContext`], [`OutputContext`]).
 
+use crate::budget::MemBudget;
 use crate::ingest::Ingest;
 use crate::metrics::{Counter, InputMetrics};
 use crate::service::ServiceConfig;
@@ -25,6 +26,8 @@ pub struct BuildContext {
 pub(crate) struct EmitterRequest {
     pub name: Arc<str>,
     pub rx: mpsc::UnboundedReceiver<EmitBatch>,
+    /// Bytes queued to the emitter and not yet ingested by it, bounded by its memory limit.
+    pub queued: Arc<MemBudget>,
 }
 
 /// Events re-emitted into the pipeline by a filter.
@@ -61,17 +64,23 @@ impl BuildContext {
     /// Creates an input instance named `name` through which a filter re-emits events into the
     /// pipeline (Fluent Bit's emitter, used by `rewrite_tag`). Events from it pass every filter
     /// whose match fits their new tag, except, by [`FilterContext::input`], the one that owns it.
-    pub fn new_emitter(&self, name: &str) -> Emitter {
+    ///
+    /// `mem_buf_limit` bounds what is queued to the emitter and not yet taken in by it. Where
+    /// Fluent Bit drops records its paused emitter cannot take, Weir makes the inputs that
+    /// feed the filter wait (logged as a pause of the emitter): nothing is lost.
+    pub fn new_emitter(&self, name: &str, mem_buf_limit: Option<u64>) -> Emitter {
         let (tx, rx) = mpsc::unbounded_channel();
         let name: Arc<str> = name.into();
+        let queued = Arc::new(MemBudget::new(mem_buf_limit));
         self.emitters
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(EmitterRequest {
                 name: name.clone(),
                 rx,
+                queued: queued.clone(),
             });
-        Emitter { name, tx }
+        Emitter { name, tx, queued }
     }
 }
 
@@ -80,6 +89,7 @@ impl BuildContext {
 pub struct Emitter {
     name: Arc<str>,
     tx: mpsc::UnboundedSender<EmitBatch>,
+    queued: Arc<MemBudget>,
 }
 
 impl Emitter {
@@ -89,14 +99,24 @@ impl Emitter {
     }
 
     /// Queues encoded events under `tag`. Returns false once the pipeline has stopped.
+    ///
+    /// Never blocks: a filter runs inside an input's ingest path. When the queue is over its
+    /// limit, the inputs wait after their current batch (see [`InputContext::emit`]).
     pub fn emit(&self, tag: &str, data: Vec<u8>, records: usize) -> bool {
-        self.tx
+        let len = data.len();
+        self.queued.charge(len);
+        let sent = self
+            .tx
             .send(EmitBatch {
                 tag: tag.to_string(),
                 data,
                 records,
             })
-            .is_ok()
+            .is_ok();
+        if !sent {
+            self.queued.release(len);
+        }
+        sent
     }
 }
 
@@ -110,7 +130,9 @@ pub struct InputContext {
     pub(crate) exit: CancellationToken,
     pub(crate) metrics: Arc<InputMetrics>,
     pub(crate) ingest: Ingest,
-    pub(crate) budget: Arc<crate::budget::MemBudget>,
+    pub(crate) budget: Arc<MemBudget>,
+    /// The queues of the emitters this input may feed through filters (never its own).
+    pub(crate) emitter_queues: Arc<[(Arc<str>, Arc<MemBudget>)]>,
 }
 
 impl InputContext {
@@ -172,6 +194,13 @@ impl InputContext {
         // Past mem_buf_limit the input waits here: paused until deliveries free memory.
         let ingest = &self.ingest;
         self.budget.wait_below(&self.name, || ingest.flush()).await;
+        // A filter may have re-emitted into an emitter whose queue is full: wait for it to
+        // take in what it has, rather than letting it drop records as Fluent Bit does.
+        for (name, queued) in self.emitter_queues.iter() {
+            if **name != *self.name {
+                queued.wait_below(name, || {}).await;
+            }
+        }
         // Let other tasks (outputs, the HTTP server) run between batches of a busy input.
         tokio::task::consume_budget().await;
     }

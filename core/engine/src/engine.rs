@@ -124,6 +124,10 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         stop_flush.clone(),
     ));
 
+    let emitter_queues: Arc<[(Arc<str>, Arc<MemBudget>)]> = emitters
+        .iter()
+        .map(|e| (e.name.clone(), e.queued.clone()))
+        .collect();
     let cancel_inputs = CancellationToken::new();
     let exit = CancellationToken::new();
     let mut input_tasks = tokio::task::JoinSet::new();
@@ -141,6 +145,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             metrics: slot.metrics,
             ingest: shared.ingest(budget.clone()),
             budget,
+            emitter_queues: emitter_queues.clone(),
         };
         let input = slot.input;
         input_tasks.spawn(async move {
@@ -164,8 +169,9 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             exit: exit.clone(),
             ingest: shared.ingest(budget.clone()),
             budget,
+            emitter_queues: emitter_queues.clone(),
         };
-        emitter_tasks.spawn(run_emitter(e.rx, ctx));
+        emitter_tasks.spawn(run_emitter(e.rx, e.queued, ctx));
     }
 
     let reason = tokio::select! {
@@ -254,9 +260,11 @@ async fn flush_timer(shared: Arc<Shared>, every: Duration, stop: CancellationTok
     }
 }
 
-/// The input behind a filter's emitter: takes what the filter re-emits and ingests it.
+/// The input behind a filter's emitter: takes what the filter re-emits and ingests it,
+/// releasing the queue's memory as it goes.
 async fn run_emitter(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::context::EmitBatch>,
+    queued: Arc<MemBudget>,
     mut ctx: InputContext,
 ) {
     loop {
@@ -266,12 +274,14 @@ async fn run_emitter(
                 // Drain what was already emitted before stopping: those records were accepted.
                 while let Ok(b) = rx.try_recv() {
                     ctx.emit(&b.tag, &b.data, b.records).await;
+                    queued.release(b.data.len());
                 }
                 return;
             }
         };
         let Some(b) = batch else { return };
         ctx.emit(&b.tag, &b.data, b.records).await;
+        queued.release(b.data.len());
     }
 }
 

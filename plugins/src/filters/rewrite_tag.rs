@@ -17,8 +17,8 @@
 //! A rule whose new tag renders empty is treated as not matching.
 //!
 //! `emitter_storage.type` must be `memory` (filesystem buffering of the emitter is not
-//! supported yet). `emitter_mem_buf_limit` is validated but the emitter queue is not bounded by
-//! it yet: the engine's emitter has no limit to apply.
+//! supported yet). `emitter_mem_buf_limit` bounds the emitter's queue; where Fluent Bit drops
+//! records its paused emitter cannot take, Weir makes the inputs feeding this filter wait.
 
 // Each filter is its own cargo feature, so each includes the shared helpers itself.
 #[allow(clippy::duplicate_mod)]
@@ -43,7 +43,7 @@ pub static PARAMS: &[ParamSpec] = &[
         .desc("$KEY REGEX NEW_TAG KEEP: re-emit records whose KEY matches REGEX under NEW_TAG; KEEP (true/false) keeps the original."),
     ParamSpec::str("emitter_name").desc("Name of the emitter input that re-emits records (default: emitter_for_ and the filter's name)."),
     ParamSpec::str("emitter_storage.type").default("memory").desc("Buffering of re-emitted records: memory."),
-    ParamSpec::size("emitter_mem_buf_limit").default("10M").desc("Memory limit of the emitter's buffer (validated; not enforced yet)."),
+    ParamSpec::size("emitter_mem_buf_limit").default("10M").desc("Memory limit of the emitter's queue; the inputs feeding this filter wait while it is full."),
 ];
 
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
@@ -177,7 +177,7 @@ fn build(p: &Params, ctx: &BuildContext) -> Result<Box<dyn Filter>, ConfigError>
         Some(n) => n.to_string(),
         None => format!("emitter_for_{}", ctx.instance),
     };
-    let emitter = ctx.new_emitter(&name);
+    let emitter = ctx.new_emitter(&name, p.size("emitter_mem_buf_limit"));
     Ok(Box::new(RewriteTag {
         rules,
         emitter: Arc::new(emitter),
