@@ -271,6 +271,8 @@ pub struct Params {
     slots: Vec<Slot>,
     index: HashMap<String, usize>,
     prefixed: Vec<(usize, Property)>,
+    /// Every value that counts, in the order written, with its lowercase key ([`Params::entries`]).
+    given: Vec<(String, Property)>,
     warnings: Vec<String>,
 }
 
@@ -372,6 +374,21 @@ impl Params {
             .collect()
     }
 
+    /// Every value the user gave, across all keys, in the order written: the lowercase key,
+    /// the value and where it was written.
+    ///
+    /// This is for plugins whose parameters act one after the other, such as `modify`'s rules,
+    /// where `set a X` before `rename a b` differs from the reverse. It lists the same values the
+    /// other accessors see: a key that takes one value and was given several times appears once,
+    /// at the place of its last value; defaults are not listed; `name` appears only when a table
+    /// declares it. Keys under a [`ParamType::Prefix`] parameter are listed whole
+    /// (`rdkafka.log_level`).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Location)> + '_ {
+        self.given
+            .iter()
+            .map(|(key, p)| (key.as_str(), p.value.as_str(), &p.location))
+    }
+
     /// Where `key` was set (its last value), `None` when it has its default.
     pub fn location(&self, key: &str) -> Option<&Location> {
         self.slot(key)?.values.last().map(|p| &p.location)
@@ -435,6 +452,7 @@ pub fn validate(
         slots: Vec::new(),
         index: HashMap::new(),
         prefixed: Vec::new(),
+        given: Vec::new(),
         warnings: Vec::new(),
     };
     let mut prefixes = Vec::new();
@@ -511,8 +529,10 @@ pub fn validate(
                 prop.location, prop.key
             ));
             slot.values.clear();
+            params.given.retain(|(k, _)| k != &key);
         }
         slot.values.push(prop.clone());
+        params.given.push((key, prop.clone()));
     }
 
     if let Some(missing) = params
@@ -699,6 +719,30 @@ mod tests {
         let s = section(&[("format", "json")]);
         let e = validate(&s, &[PARSER], "parser").unwrap_err();
         assert_eq!(e.message, "missing required parameter 'name'");
+    }
+
+    #[test]
+    fn entries_follow_the_written_order_across_keys() {
+        let p = check(&[
+            ("Name", "tail"),
+            ("ADD", "k1 v1"),
+            ("path", "/a"),
+            ("add", "k2 v2"),
+            ("rdkafka.Log_Level", "7"),
+            ("Path", "/b"),
+        ])
+        .unwrap();
+        let got: Vec<_> = p.entries().map(|(k, v, l)| (k, v, l.line)).collect();
+        assert_eq!(
+            got,
+            [
+                ("add", "k1 v1", 3),
+                ("add", "k2 v2", 5),
+                ("rdkafka.log_level", "7", 6),
+                ("path", "/b", 7),
+            ],
+            "name skipped, the overridden path dropped, keys lowercase, no defaults"
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@
 mod support;
 
 use support::{encode_str, key_text, str_text, Pair, Rewrite, Wildcard};
-use weir_config::{ConfigError, ParamSpec, Params};
+use weir_config::{ConfigError, Location, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,
     PluginKind,
@@ -62,14 +62,8 @@ pub static PARAMS: &[ParamSpec] = &[
     ),
 ];
 
-/// The rule parameters, in the order rules of different kinds apply until the written order
-/// is available (see [`rules_in_written_order`]): keys are renamed and copied first, then set
-/// and added, then removed and moved, so that the usual `copy a b` + `remove a` keeps the data.
+/// The parameters that are rules (every other one is a condition).
 const RULE_PARAMS: &[&str] = &[
-    "rename",
-    "hard_rename",
-    "copy",
-    "hard_copy",
     "set",
     "add",
     "add_if_not_present",
@@ -78,6 +72,10 @@ const RULE_PARAMS: &[&str] = &[
     "remove_regex",
     "move_to_start",
     "move_to_end",
+    "rename",
+    "hard_rename",
+    "copy",
+    "hard_copy",
 ];
 
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
@@ -243,8 +241,18 @@ enum Rule {
 }
 
 impl Rule {
-    fn parse(p: &Params, param: &str, text: &str) -> Result<Self, ConfigError> {
-        let err = |msg: String| p.error(param, msg);
+    fn parse(
+        p: &Params,
+        param: &'static str,
+        text: &str,
+        at: &Location,
+    ) -> Result<Self, ConfigError> {
+        // Point at the rule's own line: a rule kind may be written many times.
+        let err = |msg: String| {
+            ConfigError::at(at, msg)
+                .with_section(p.what())
+                .with_key(param)
+        };
         let two = || {
             support::key_value(text).ok_or_else(|| err(format!("expected KEY VALUE, got '{text}'")))
         };
@@ -393,21 +401,6 @@ fn build(p: &Params, _ctx: &BuildContext) -> Result<Box<dyn Filter>, ConfigError
     Ok(Box::new(Modify::from_params(p)?))
 }
 
-/// Rule parameters with their values, in the order they apply.
-///
-/// Fluent Bit applies rules in the order they appear in the section. `Params` keeps the values
-/// of each key in the order written, but not the order across keys; until it does, rules of one
-/// kind apply in the order written and kinds apply in the order of [`RULE_PARAMS`].
-fn rules_in_written_order(p: &Params) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = Vec::new();
-    for &param in RULE_PARAMS {
-        for v in p.all(param) {
-            out.push((param, v.to_string()));
-        }
-    }
-    out
-}
-
 impl Modify {
     fn from_params(p: &Params) -> Result<Self, ConfigError> {
         let conditions = p
@@ -415,9 +408,13 @@ impl Modify {
             .into_iter()
             .map(|c| Condition::parse(p, c))
             .collect::<Result<Vec<_>, _>>()?;
-        let rules = rules_in_written_order(p)
-            .into_iter()
-            .map(|(param, v)| Rule::parse(p, param, &v))
+        // Fluent Bit applies rules in the order they are written, whatever their kinds.
+        let rules = p
+            .entries()
+            .filter_map(|(param, v, at)| {
+                let param = RULE_PARAMS.iter().copied().find(|&r| r == param)?;
+                Some(Rule::parse(p, param, v, at))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let append_only = rules
             .iter()
@@ -699,7 +696,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs weir-config's Params to expose the order of values across keys"]
     fn rules_apply_in_written_order() {
         assert_eq!(
             one(&[("set", "a X"), ("rename", "a b")], r#"{"a":1}"#),
