@@ -23,12 +23,7 @@
 //! The filter never decodes a record: it looks the key up in the encoded bytes, and when it
 //! keeps everything it answers `Unchanged`; otherwise it copies the surviving events' bytes.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
-use support::{str_text, Rewrite};
+use super::support::{str_text, Rewrite};
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

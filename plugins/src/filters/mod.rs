@@ -19,6 +19,17 @@ pub mod stdout;
 #[cfg(feature = "filter-throttle")]
 pub mod throttle;
 
+#[cfg(any(
+    feature = "filter-grep",
+    feature = "filter-modify",
+    feature = "filter-nest",
+    feature = "filter-parser",
+    feature = "filter-record-modifier",
+    feature = "filter-rewrite-tag",
+    feature = "filter-throttle",
+))]
+mod support;
+
 #[allow(unused_variables)]
 pub(crate) fn register(r: &mut Registry) {
     #[cfg(feature = "filter-grep")]

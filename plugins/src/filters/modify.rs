@@ -25,12 +25,8 @@
 //! every rule is `add` or `set` and none of their keys is in the record, the new pairs are
 //! appended to the record's bytes with no per-pair work.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
-use support::{encode_str, key_text, str_text, Pair, Rewrite, Wildcard};
+use super::support;
+use super::support::{encode_str, key_text, str_text, Pair, Rewrite, Wildcard};
 use weir_config::{ConfigError, Location, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

@@ -13,13 +13,9 @@
 //! Fluent Bit takes `nest_under` and `nested_under` as the same setting; so does Weir, so a
 //! configuration that uses the other name still works. Keys are compared byte for byte.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
+use super::support;
+use super::support::{encode_str, Pair, Rewrite, Wildcard};
 use std::borrow::Cow;
-use support::{encode_str, Pair, Rewrite, Wildcard};
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

@@ -20,13 +20,9 @@
 //! `unescape_key` is accepted for compatibility and does nothing, as in Fluent Bit, where it
 //! is deprecated. A parser name that is not defined is a configuration error.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
+use super::support;
+use super::support::{Pair, Rewrite};
 use std::sync::Arc;
-use support::{Pair, Rewrite};
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

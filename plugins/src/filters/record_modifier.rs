@@ -16,12 +16,8 @@
 //! With only `record` and `uuid_key`, new fields are appended to the record's bytes as they
 //! are; nothing else is rewritten.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
-use support::{encode_str, Pair, Rewrite, Wildcard};
+use super::support;
+use super::support::{encode_str, Pair, Rewrite, Wildcard};
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

@@ -20,13 +20,8 @@
 //! supported yet). `emitter_mem_buf_limit` bounds the emitter's queue; where Fluent Bit drops
 //! records its paused emitter cannot take, Weir makes the inputs feeding this filter wait.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
+use super::support::{str_text, Rewrite};
 use std::sync::Arc;
-use support::{str_text, Rewrite};
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Emitter, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,

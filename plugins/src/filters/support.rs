@@ -1,7 +1,7 @@
 //! Helpers shared by the filters that rewrite records on their encoded bytes.
 //!
-//! Included by each filter module that needs it (`#[path = "support.rs"] mod support;`), since
-//! every filter is its own cargo feature. Not every filter uses every helper.
+//! Compiled when any filter that uses it is (each filter is its own cargo feature). A build with
+//! only some of those filters leaves some helpers unused, hence the `dead_code` allowance.
 
 #![allow(dead_code)]
 

@@ -12,14 +12,9 @@
 //!
 //! State is shared by every input whose records this filter sees, as in Fluent Bit.
 
-// Each filter is its own cargo feature, so each includes the shared helpers itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "support.rs"]
-mod support;
-
+use super::support::Rewrite;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::Rewrite;
 use weir_config::{ConfigError, ParamSpec, Params};
 use weir_core::{
     Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome, PluginDescriptor,
