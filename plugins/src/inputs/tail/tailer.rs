@@ -320,7 +320,9 @@ impl Tail {
                         return Step::Remove;
                     }
                     f.at_eof = false;
-                    super::advise::dont_need(
+                    // Only a hint: a file that refuses it is read as usual, and a failure
+                    // on every read would flood the log.
+                    let _ = super::advise::dont_need(
                         &f.file,
                         f.commit_offset(),
                         &mut f.advised,
