@@ -7,8 +7,28 @@
 //!   name, like `glob(3)`, which Fluent Bit uses for `path`;
 //! - [`Glob::free`]: they match anything, `/` and dots included, like `fnmatch(3)` without
 //!   flags, which Fluent Bit uses for `exclude_path`.
+//!
+//! Why not the `glob` crate (which `weir-config` uses for `@INCLUDE`): checked against glob
+//! 0.3.4, it cannot do what tail needs without risk or loss.
+//! - `glob(3)`'s rule that wildcards do not match a leading dot is the crate's
+//!   `require_literal_leading_dot`. With it, expansion panics on any file name in a listed
+//!   directory that is not UTF-8 (`to_str().unwrap()` in `fill_todo`; rust-lang/glob#162 is
+//!   still open), so one oddly named file in `/var/log` would take the input down; and it drops
+//!   every dot entry before matching, so `.*.log` finds nothing. Without the option, `*.log`
+//!   also follows `.hidden.log` and `**` walks into hidden directories, which `glob(3)` does
+//!   not, and names that are not UTF-8 are skipped, where `glob(3)` follows them.
+//! - `\` escapes nothing (on Unix it is a plain character), where `glob(3)` and `fnmatch(3)`
+//!   read `\*` as a literal `*` (Fluent Bit passes neither `GLOB_NOESCAPE` nor
+//!   `FNM_NOESCAPE`).
+//! - `[^a]` is a class of `^` and `a`, where glibc reads it as `[!a]`.
+//! - `**` that is not a whole component (`app**.log`) is an error, where glibc reads it as `*`,
+//!   so a configuration Fluent Bit accepts would be refused.
+//!
+//! Working around these would take a pattern rewriter and a second filtering pass, no smaller
+//! than this module, so the matcher stays. The tests below pin each of these behaviours.
 
 use regex::Regex;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// A compiled pattern.
@@ -163,7 +183,7 @@ fn walk(base: &Path, comps: &[Component], out: &mut Vec<PathBuf>, log: &mut dyn 
         Component::Literal(name) => walk(&base.join(name), rest, out, log),
         Component::Wild { .. } => {
             for name in list(base, log) {
-                if first.matches(&name) {
+                if first.matches(&name.to_string_lossy()) {
                     walk(&base.join(&name), rest, out, log);
                 }
             }
@@ -172,7 +192,7 @@ fn walk(base: &Path, comps: &[Component], out: &mut Vec<PathBuf>, log: &mut dyn 
             walk(base, rest, out, log);
             for name in list(base, log) {
                 let sub = base.join(&name);
-                if first.matches(&name) && sub.is_dir() {
+                if first.matches(&name.to_string_lossy()) && sub.is_dir() {
                     walk(&sub, comps, out, log);
                 }
             }
@@ -181,7 +201,11 @@ fn walk(base: &Path, comps: &[Component], out: &mut Vec<PathBuf>, log: &mut dyn 
 }
 
 /// Names in a directory, sorted; nothing when it is not a readable directory.
-fn list(base: &Path, log: &mut dyn FnMut(String)) -> Vec<String> {
+///
+/// Names stay as the system gives them: one that is not UTF-8 is matched through its lossy
+/// text (an invalid byte is one character) and followed under its real name, as `glob(3)`
+/// follows it.
+fn list(base: &Path, log: &mut dyn FnMut(String)) -> Vec<OsString> {
     let dir = dir_of(base);
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -192,10 +216,7 @@ fn list(base: &Path, log: &mut dyn FnMut(String)) -> Vec<String> {
             return Vec::new();
         }
     };
-    let mut names: Vec<String> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<OsString> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort_unstable();
     names
 }
@@ -301,6 +322,38 @@ mod tests {
         assert!(!g.matches("/var/log/a.log"));
         let g = Glob::free("/var/log/*/secret*").unwrap();
         assert!(g.matches("/var/log/a/b/secret.log"));
+    }
+
+    #[test]
+    fn glibc_syntax_the_glob_crate_lacks() {
+        assert!(Glob::path("/l/[^a]").unwrap().matches("/l/b"));
+        assert!(!Glob::path("/l/[^a]").unwrap().matches("/l/a"));
+        assert!(Glob::path("/l/app**.log").unwrap().matches("/l/app-1.log"));
+        assert!(!Glob::path("/l/app**.log").unwrap().matches("/l/app/x.log"));
+        assert!(Glob::free("/l/**.gz").unwrap().matches("/l/a/b.gz"));
+        assert!(Glob::free(r"/l/\[x\]").unwrap().matches("/l/[x]"));
+        assert!(!Glob::free(r"/l/\*").unwrap().matches("/l/a"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_are_followed() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log")), b"").unwrap();
+        std::fs::write(d.join("a.log"), b"").unwrap();
+        std::fs::write(d.join(".b.log"), b"").unwrap();
+        let g = Glob::path(&format!("{}/*.log", d.display())).unwrap();
+        assert_eq!(
+            g.expand(&mut |_| {}),
+            [
+                d.join("a.log"),
+                d.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"))
+            ]
+        );
+        let g = Glob::path(&format!("{}/.*.log", d.display())).unwrap();
+        assert_eq!(g.expand(&mut |_| {}), [d.join(".b.log")]);
     }
 
     #[test]
