@@ -18,7 +18,8 @@
 //!
 //! With `parser`, each line is first parsed by that parser and the rules look at the
 //! `key_content` field (or `key_pattern`, when set); `key_group` keeps streams apart inside a
-//! file (stdout and stderr). The record of a joined message is the first line's record with
+//! file (stdout and stderr): each group joins its own lines, so interleaved partial lines of
+//! two groups make one record per group. The record of a joined message is the first line's record with
 //! `key_content` holding the joined text; raw text becomes `{"log": "..."}` ending in `\n`.
 //!
 //! ```
@@ -275,8 +276,6 @@ impl Group {
 struct Stream {
     /// Per parser (by index): groups by `key_group` value.
     groups: Vec<HashMap<Vec<u8>, Group>>,
-    /// (parser, group) that received the last line.
-    last: Option<(usize, Vec<u8>)>,
     lru: Option<usize>,
 }
 
@@ -530,16 +529,10 @@ impl Multiline {
             (None, Line::Record(_)) => return false,
         };
 
-        // A line for another group of this stream ends the previous group's record.
-        let this = (p, group_key.to_vec());
-        let last = self.stream(id).last.clone();
-        if let Some(last) = last {
-            if last != this {
-                self.flush_group(id, last.0, &last.1, emit);
-            }
-        }
-        self.stream(id).last = Some(this);
-
+        // Each group (`key_group`: stdout and stderr of one container) joins its own lines: a
+        // line of another group does not end this group's record, since runtimes interleave
+        // the parts of long stdout and stderr lines. A group's record ends at its own last
+        // part, its flush timeout, or the end of the stream, as in Fluent Bit.
         let limit = self.buffer_limit;
         let n_parsers = self.parsers.len();
         let Self {

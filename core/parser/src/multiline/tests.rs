@@ -112,6 +112,66 @@ fn cri_joins_partial_parts() {
 }
 
 #[test]
+fn cri_joins_interleaved_streams_separately() {
+    let mut h = Harness::new(&["cri"]);
+    h.feed(
+        3,
+        &[
+            "2024-01-15T10:30:46.000000001Z stdout P a",
+            "2024-01-15T10:30:46.000000002Z stderr F x",
+            "2024-01-15T10:30:46.000000003Z stdout F b",
+        ],
+    );
+    assert_eq!(
+        h.bodies(),
+        vec![
+            r#"{"time":"2024-01-15T10:30:46.000000002Z","stream":"stderr","_p":"F","log":"x"}"#,
+            r#"{"time":"2024-01-15T10:30:46.000000001Z","stream":"stdout","_p":"P","log":"ab"}"#,
+        ]
+    );
+    assert!(!h.ml.has_pending());
+    // A partial line of one stream waits while the other stream's lines go through.
+    h.out.clear();
+    h.feed(
+        3,
+        &[
+            "2024-01-15T10:30:47.000000001Z stderr P long ",
+            "2024-01-15T10:30:47.000000002Z stdout F one",
+            "2024-01-15T10:30:47.000000003Z stdout F two",
+        ],
+    );
+    assert_eq!(h.out.len(), 2);
+    assert!(h.out[0].2.contains(r#""log":"one""#));
+    assert!(h.ml.has_pending());
+    h.feed(3, &["2024-01-15T10:30:47.000000004Z stderr F line"]);
+    assert!(
+        h.out[2].2.contains(r#""log":"long line""#),
+        "{:?}",
+        h.out[2]
+    );
+}
+
+#[test]
+fn docker_joins_interleaved_streams_separately() {
+    let mut h = Harness::new(&["docker"]);
+    h.feed(
+        1,
+        &[
+            r#"{"log":"a","stream":"stdout","time":"2024-01-15T10:30:46.000Z"}"#,
+            r#"{"log":"x\n","stream":"stderr","time":"2024-01-15T10:30:47.000Z"}"#,
+            r#"{"log":"b\n","stream":"stdout","time":"2024-01-15T10:30:48.000Z"}"#,
+        ],
+    );
+    assert_eq!(
+        h.bodies(),
+        vec![
+            r#"{"log":"x\n","stream":"stderr","time":"2024-01-15T10:30:47.000Z"}"#,
+            r#"{"log":"ab\n","stream":"stdout","time":"2024-01-15T10:30:46.000Z"}"#,
+        ]
+    );
+}
+
+#[test]
 fn python_traceback() {
     let mut h = Harness::new(&["python"]);
     h.feed(
