@@ -189,3 +189,19 @@ fn metrics_api_counts_every_record() {
         "{u}"
     );
 }
+
+/// `weir plugins` and one plugin's table, pinned: the parameter tables are the user-facing
+/// reference, so a change to them shows up in review.
+#[test]
+fn plugins_listing_snapshot() {
+    let run = |args: &[&str]| {
+        let mut c = cmd();
+        c.args(args);
+        let out = run_with_timeout(c, Duration::from_secs(10));
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    insta::assert_snapshot!("plugins", run(&["plugins"]));
+    insta::assert_snapshot!("plugins_grep", run(&["plugins", "grep"]));
+    insta::assert_snapshot!("plugins_stdout_output", run(&["-o", "stdout", "-h"]));
+}

@@ -86,57 +86,55 @@ pub fn build(
     let service = Arc::new(ServiceConfig::from_section(&config.service)?);
     let parsers = Arc::new(build_parsers(config, &service, opts)?);
     let metrics = Arc::new(Metrics::new());
-    let mut names = InstanceNames::default();
+    let mut b = Builder {
+        registry,
+        service: service.clone(),
+        parsers: parsers.clone(),
+        config_dir: opts.config_dir.clone(),
+        names: InstanceNames::default(),
+    };
 
     let mut inputs = Vec::new();
     for section in &config.inputs {
-        let (d, params) = resolve(registry, PluginKind::Input, section, INPUT_COMMON_PARAMS)?;
-        let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(
-            name.clone(),
-            service.clone(),
-            parsers.clone(),
-            opts.config_dir.clone(),
-        );
+        let Declared {
+            d,
+            params,
+            name,
+            ctx,
+        } = b.declare(PluginKind::Input, section, INPUT_COMMON_PARAMS)?;
         let Factory::Input(make) = &d.factory else {
             unreachable!("descriptor kind checked by resolve")
         };
         let input = make(&params, &ctx)?;
+        check_storage_type(&params)?;
         let tag: Arc<str> = params
             .str("tag")
             .filter(|t| !t.is_empty())
             .map_or_else(|| name.clone(), Arc::from);
-        let m = metrics.add_input(name.clone());
-        let mem_buf_limit = params.size("mem_buf_limit").filter(|l| *l > 0);
-        check_storage_type(&params)?;
-        apply_log_level(&params, &format!("input:{}:{}", d.name, name))?;
         inputs.push(InputSlot {
+            metrics: metrics.add_input(name.clone()),
             name,
             plugin: d.name,
             tag,
             input,
-            metrics: m,
-            mem_buf_limit,
+            mem_buf_limit: params.size("mem_buf_limit").filter(|l| *l > 0),
         });
     }
 
     let mut filters = Vec::new();
     let mut emitters = Vec::new();
     for section in &config.filters {
-        let (d, params) = resolve(registry, PluginKind::Filter, section, FILTER_COMMON_PARAMS)?;
-        let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(
-            name.clone(),
-            service.clone(),
-            parsers.clone(),
-            opts.config_dir.clone(),
-        );
+        let Declared {
+            d,
+            params,
+            name,
+            ctx,
+        } = b.declare(PluginKind::Filter, section, FILTER_COMMON_PARAMS)?;
         let Factory::Filter(make) = &d.factory else {
             unreachable!("descriptor kind checked by resolve")
         };
         let filter = make(&params, &ctx)?;
         let matcher = matcher(&params, &name)?;
-        apply_log_level(&params, &format!("filter:{}:{}", d.name, name))?;
         emitters.extend(ctx.emitters.into_inner().unwrap_or_else(|e| e.into_inner()));
         filters.push(FilterInstance {
             metrics: metrics.add_filter(name.clone()),
@@ -148,20 +146,17 @@ pub fn build(
 
     let mut outputs = Vec::new();
     for section in &config.outputs {
-        let (d, params) = resolve(registry, PluginKind::Output, section, OUTPUT_COMMON_PARAMS)?;
-        let name = names.assign(d.name, &params)?;
-        let ctx = BuildContext::new(
-            name.clone(),
-            service.clone(),
-            parsers.clone(),
-            opts.config_dir.clone(),
-        );
+        let Declared {
+            d,
+            params,
+            name,
+            ctx,
+        } = b.declare(PluginKind::Output, section, OUTPUT_COMMON_PARAMS)?;
         let Factory::Output(make) = &d.factory else {
             unreachable!("descriptor kind checked by resolve")
         };
         let output = make(&params, &ctx)?;
         let matcher = matcher(&params, &name)?;
-        apply_log_level(&params, &format!("output:{}:{}", d.name, name))?;
         let limit_text = params.str("retry_limit").unwrap_or("1");
         let retry_limit = RetryLimit::parse(limit_text).ok_or_else(|| {
             params.error(
@@ -191,7 +186,7 @@ pub fn build(
     }
 
     for e in &emitters {
-        names.reserve(&e.name, &config.service)?;
+        b.names.reserve(&e.name, &config.service)?;
     }
     Ok(Pipeline {
         service,
@@ -202,6 +197,49 @@ pub fn build(
         outputs,
         emitters,
     })
+}
+
+/// What building needs while it walks the sections.
+struct Builder<'a> {
+    registry: &'a Registry,
+    service: Arc<ServiceConfig>,
+    parsers: Arc<ParserRegistry>,
+    config_dir: PathBuf,
+    names: InstanceNames,
+}
+
+/// A section resolved to its plugin, validated, named, with its build context ready.
+struct Declared {
+    d: &'static PluginDescriptor,
+    params: Params,
+    name: Arc<str>,
+    ctx: BuildContext,
+}
+
+impl Builder<'_> {
+    /// The steps every plugin section goes through, whatever its kind.
+    fn declare(
+        &mut self,
+        kind: PluginKind,
+        section: &Section,
+        common: &'static [weir_config::ParamSpec],
+    ) -> Result<Declared, ConfigError> {
+        let (d, params) = resolve(self.registry, kind, section, common)?;
+        let name = self.names.assign(d.name, &params)?;
+        apply_log_level(&params, &format!("{}:{}:{}", kind.as_str(), d.name, name))?;
+        let ctx = BuildContext::new(
+            name.clone(),
+            self.service.clone(),
+            self.parsers.clone(),
+            self.config_dir.clone(),
+        );
+        Ok(Declared {
+            d,
+            params,
+            name,
+            ctx,
+        })
+    }
 }
 
 /// Finds the plugin a section names and validates its parameters against its table plus the

@@ -16,6 +16,7 @@ pub mod accessor;
 pub mod chunk;
 pub mod event;
 pub mod json;
+pub mod print;
 pub mod time;
 pub mod value;
 pub mod view;

@@ -68,7 +68,7 @@ static PARAMS: &[ParamSpec] = &[
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "dummy",
     kind: PluginKind::Input,
-    description: "Generate dummy data",
+    description: "Generate records from a JSON template at a fixed rate.",
     params: PARAMS,
     factory: Factory::Input(build),
 };

@@ -39,7 +39,7 @@ static PARAMS: &[ParamSpec] = &[
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "stdin",
     kind: PluginKind::Input,
-    description: "Standard Input",
+    description: "Read records (JSON, or lines through a parser) from the standard input.",
     params: PARAMS,
     factory: Factory::Input(build),
 };

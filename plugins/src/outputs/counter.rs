@@ -10,7 +10,7 @@ use weir_event::{Chunk, EventTime};
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "counter",
     kind: PluginKind::Output,
-    description: "Records counter",
+    description: "Print how many records each flush carried, and the total.",
     params: &[] as &[ParamSpec],
     factory: Factory::Output(|_, _| {
         Ok(Box::new(Counter {

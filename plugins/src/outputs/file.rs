@@ -27,7 +27,7 @@ static PARAMS: &[ParamSpec] = &[
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "file",
     kind: PluginKind::Output,
-    description: "Writes events to files",
+    description: "Append records to files, one per tag or a named one.",
     params: PARAMS,
     factory: Factory::Output(|p, ctx| Ok(Box::new(FileOut::new(p, ctx)?))),
 };

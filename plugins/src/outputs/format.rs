@@ -1,9 +1,8 @@
 //! Record formats shared by the stdout and file outputs (and the stdout filter).
 //!
 //! Two families, as in Fluent Bit:
-//! - the "msgpack" print, `[0] tag: [[1700000000.000000000, {}], {"k"=>"v"}]`, which is
-//!   msgpack-c's `msgpack_object_print` form (strings unescaped, floats as `%f`), kept exactly
-//!   because people diff it in tests and tutorials;
+//! - the "msgpack" print, `[0] tag: [[1700000000.000000000, {}], {"k"=>"v"}]`
+//!   ([`weir_event::print`]);
 //! - JSON (`json`: an array per chunk, `json_lines`: one object per line, `json_stream`:
 //!   objects back to back), with the event time added under `json_date_key`.
 
@@ -113,95 +112,17 @@ impl JsonDate {
     }
 }
 
-/// Appends a chunk's events in Fluent Bit's msgpack print form, numbering from `*counter`.
+/// Appends a chunk's events in Fluent Bit's msgpack print form, numbering from `*counter`
+/// (the stdout output numbers across chunks, as Fluent Bit does).
 pub fn write_msgpack_print(tag: &str, data: &[u8], counter: &mut u64, out: &mut String) {
     for ev in Events::new(data) {
         let Ok(ev) = ev else { break };
-        let _ = write!(
-            out,
-            "[{}] {}: [[{}.{:09}, ",
-            counter, tag, ev.time.sec, ev.time.nsec
-        );
-        print_value(ev.metadata, out);
-        out.push_str("], ");
-        print_value(ev.body, out);
-        out.push_str("]\n");
+        weir_event::print::write_event_line(*counter, tag, &ev, out);
         *counter += 1;
     }
 }
 
-/// Appends one value the way msgpack-c's `msgpack_object_print` does.
-pub fn print_value(buf: &[u8], out: &mut String) {
-    if let Ok(v) = weir_event::value::decode(buf) {
-        print_rmpv(&v, out);
-    }
-}
-
-fn print_rmpv(v: &rmpv_reexport::Value, out: &mut String) {
-    use rmpv_reexport::Value;
-    match v {
-        Value::Nil => out.push_str("nil"),
-        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::F32(f) => {
-            let _ = write!(out, "{:.6}", f64::from(*f));
-        }
-        Value::F64(f) => {
-            let _ = write!(out, "{f:.6}");
-        }
-        Value::String(s) => {
-            out.push('"');
-            out.push_str(&String::from_utf8_lossy(s.as_bytes()));
-            out.push('"');
-        }
-        Value::Binary(b) => {
-            out.push('"');
-            for &c in b {
-                if c.is_ascii_graphic() || c == b' ' {
-                    out.push(c as char);
-                } else {
-                    let _ = write!(out, "\\x{c:02x}");
-                }
-            }
-            out.push('"');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                print_rmpv(e, out);
-            }
-            out.push(']');
-        }
-        Value::Map(m) => {
-            out.push('{');
-            for (i, (k, e)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                print_rmpv(k, out);
-                out.push_str("=>");
-                print_rmpv(e, out);
-            }
-            out.push('}');
-        }
-        Value::Ext(ty, data) => {
-            let _ = write!(out, "(ext: {ty})\"");
-            for &c in data {
-                let _ = write!(out, "\\x{c:02x}");
-            }
-            out.push('"');
-        }
-    }
-}
-
-mod rmpv_reexport {
-    pub use weir_event::Value;
-}
+pub use weir_event::print::print_value;
 
 /// Appends one record as a JSON object, with the date key first when configured.
 pub fn write_json_record(time: EventTime, body: &[u8], date: &JsonDate, out: &mut String) {

@@ -14,7 +14,7 @@ static PARAMS: &[ParamSpec] = &[
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "null",
     kind: PluginKind::Output,
-    description: "Throws away events",
+    description: "Throw records away.",
     params: PARAMS,
     factory: Factory::Output(|_, _| Ok(Box::new(Null))),
 };

@@ -24,7 +24,7 @@ static PARAMS: &[ParamSpec] = &[
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "stdout",
     kind: PluginKind::Output,
-    description: "Prints events to the standard output",
+    description: "Print records to the standard output.",
     params: PARAMS,
     factory: Factory::Output(|p, _| Ok(Box::new(Stdout::new(p)?))),
 };

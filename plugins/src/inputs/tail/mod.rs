@@ -50,7 +50,7 @@ pub use config::{TailConfig, PARAMS};
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "tail",
     kind: PluginKind::Input,
-    description: "Tail files",
+    description: "Read lines from files as they grow, following rotation.",
     params: PARAMS,
     factory: Factory::Input(build),
 };
