@@ -18,6 +18,11 @@
 //! Records take named groups in the order they appear. A group that did not take part in the
 //! match, or matched nothing, is left out when `skip_empty_values` is on (the default) and is an
 //! empty string otherwise.
+//!
+//! Groups are also numbered as Onigmo numbers them ([`Captures::group`]), for users such as
+//! `rewrite_tag`'s `$1`: 0 is the whole match; when the pattern has named groups, only those
+//! capture (Ruby's rule: `(...)` then only groups) and they are numbered in order; otherwise
+//! every `(...)` is numbered in order.
 
 use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
 use std::sync::Mutex;
@@ -32,6 +37,8 @@ pub struct Pattern {
     multi: Option<Regex>,
     /// (group index, key) in pattern order.
     names: Vec<(usize, Box<[u8]>)>,
+    /// The engine's group index of Onigmo's group 1, 2, ... ([`Captures::group`]).
+    numbered: Vec<usize>,
     pool: Mutex<Vec<CaptureLocations>>,
     source: String,
 }
@@ -51,6 +58,16 @@ impl Captures<'_> {
             .names
             .iter()
             .map(move |(idx, key)| (&**key, self.locs.as_ref().and_then(|l| l.get(*idx))))
+    }
+
+    /// The span of group `n` as Onigmo numbers groups (see the module docs): 0 is the whole
+    /// match. `None` when the group did not take part in the match or does not exist.
+    pub fn group(&self, n: usize) -> Option<(usize, usize)> {
+        let idx = match n {
+            0 => 0,
+            n => *self.pattern.numbered.get(n - 1)?,
+        };
+        self.locs.as_ref()?.get(idx)
     }
 }
 
@@ -86,7 +103,7 @@ impl Pattern {
         } else {
             None
         };
-        let names = single
+        let names: Vec<(usize, Box<[u8]>)> = single
             .capture_names()
             .enumerate()
             .filter_map(|(i, n)| {
@@ -99,10 +116,18 @@ impl Pattern {
                 Some((i, key.as_bytes().into()))
             })
             .collect();
+        // The translation adds no capturing group of its own, so the engine's groups are the
+        // pattern's.
+        let numbered = if names.is_empty() {
+            (1..single.captures_len()).collect()
+        } else {
+            names.iter().map(|(i, _)| *i).collect()
+        };
         Ok(Self {
             single,
             multi,
             names,
+            numbered,
             pool: Mutex::new(Vec::new()),
             source: pattern.to_owned(),
         })
@@ -457,6 +482,35 @@ mod tests {
         assert_eq!(
             got,
             vec![("x".into(), None), ("x".into(), Some("b".into()))]
+        );
+    }
+
+    #[test]
+    fn groups_are_numbered_as_onigmo_numbers_them() {
+        let spans = |p: &str, input: &str| -> Vec<Option<String>> {
+            let pat = Pattern::new(p).unwrap();
+            let c = pat.captures(input.as_bytes()).unwrap();
+            (0..4)
+                .map(|n| c.group(n).map(|(s, e)| input[s..e].to_owned()))
+                .collect()
+        };
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            spans(r"^(\h+)-(x)?(\w+)$", "beef-ok"),
+            [s("beef-ok"), s("beef"), None, s("ok")]
+        );
+        // With named groups, plain groups do not capture: `(y)` has no number.
+        assert_eq!(
+            spans(r"(?<a>\d+)(y)(?<b>z)", "12yz"),
+            [s("12yz"), s("12"), s("z"), None]
+        );
+        assert_eq!(
+            spans(r"(?<a>\d)(?<a>\d)", "12"),
+            [s("12"), s("1"), s("2"), None]
+        );
+        assert_eq!(
+            spans(r"(?i:A)(?:b)(c)", "abc"),
+            [s("abc"), s("c"), None, None]
         );
     }
 

@@ -7,7 +7,9 @@
 //! pipeline. `NEW_TAG` is a template ([`weir_event::accessor::Template`]): `$key['sub']` record
 //! values, `$TAG` and `$TAG[n]` (the old tag and its dot-separated parts), `$0`..`$9` (the
 //! regex's capture groups); `${VAR}` environment variables are expanded when the configuration
-//! is read.
+//! is read. `REGEX` is Ruby syntax, translated as for parsers ([`weir_parser::regex`]), and the
+//! captures come from that same translation, numbered as Onigmo numbers them: when the regex
+//! has named groups (`(?<name>...)`), only those capture and `$1` is the first of them.
 //!
 //! Re-emitted records enter the pipeline again through this filter's emitter, an input named
 //! `emitter_name` (by default `emitter_for_` and the filter's instance name, as in Fluent Bit),
@@ -29,6 +31,7 @@ use weir_core::{
 };
 use weir_event::accessor::{RecordAccessor, Template, TemplateContext};
 use weir_event::EventWriter;
+use weir_parser::regex::Pattern;
 
 /// `rewrite_tag`'s parameters.
 pub static PARAMS: &[ParamSpec] = &[
@@ -66,43 +69,13 @@ impl EmitSink for Emitter {
     }
 }
 
-/// A rule's regular expression, with numbered capture groups for `$0`..`$9`.
-#[derive(Debug)]
-struct TagRegex {
-    re: regex::bytes::Regex,
-}
-
-impl TagRegex {
-    /// Compiles a pattern written for Fluent Bit: a `/pattern/flags` literal is unwrapped, and
-    /// `^`/`$` match at line boundaries as in Ruby. The pattern is first checked by the parser
-    /// crate's translator, so unsupported Ruby constructs are reported the same way everywhere.
-    fn new(pattern: &str) -> Result<Self, String> {
-        weir_parser::regex::Pattern::new(pattern)?;
-        let (body, flags) = match pattern
-            .strip_prefix('/')
-            .and_then(|p| p.rfind('/').map(|end| (&p[..end], &p[end + 1..])))
-        {
-            Some((body, flags)) if flags.chars().all(|c| matches!(c, 'i' | 'm' | 'x')) => {
-                (body, flags)
-            }
-            _ => (pattern, ""),
-        };
-        let re = regex::bytes::RegexBuilder::new(body)
-            .multi_line(true)
-            .case_insensitive(flags.contains('i'))
-            .dot_matches_new_line(flags.contains('m'))
-            .ignore_whitespace(flags.contains('x'))
-            .build()
-            .map_err(|e| format!("invalid regex: {e}"))?;
-        Ok(Self { re })
-    }
-}
-
 /// One `rule`.
 #[derive(Debug)]
 struct Rule {
     key: RecordAccessor,
-    regex: TagRegex,
+    /// Matched and captured with the same Ruby-syntax translation as every other regex, so
+    /// `$1` is the group Fluent Bit's Onigmo would number 1 ([`weir_parser::regex::Captures::group`]).
+    regex: Pattern,
     tag: Template,
     keep: bool,
 }
@@ -114,7 +87,7 @@ impl Rule {
         let [key, regex, tag, keep] = <[String; 4]>::try_from(words)
             .map_err(|_| err(format!("expected '$KEY REGEX NEW_TAG KEEP', got '{text}'")))?;
         let key = RecordAccessor::parse_or_key(&key).map_err(|e| err(e.to_string()))?;
-        let regex = TagRegex::new(&regex).map_err(|e| err(format!("'{regex}': {e}")))?;
+        let regex = Pattern::new(&regex).map_err(|e| err(format!("'{regex}': {e}")))?;
         let tag = Template::parse(&tag).map_err(|e| err(format!("new tag: {e}")))?;
         let keep = weir_config::values::parse_bool(&keep)
             .ok_or_else(|| err(format!("KEEP must be true or false, got '{keep}'")))?;
@@ -131,12 +104,11 @@ impl Rule {
         let Some(value) = self.key.get(body).and_then(str_text) else {
             return false;
         };
-        let Some(caps) = self.regex.re.captures(value) else {
+        let Some(caps) = self.regex.captures(value) else {
             return false;
         };
-        let groups: Vec<Option<&[u8]>> = (0..caps.len().min(10))
-            .map(|i| caps.get(i).map(|m| m.as_bytes()))
-            .collect();
+        let groups: [Option<&[u8]>; 10] =
+            std::array::from_fn(|n| caps.group(n).and_then(|(s, e)| value.get(s..e)));
         out.clear();
         self.tag.render_into(
             body,
@@ -345,6 +317,24 @@ mod tests {
         );
         assert_eq!(kept.len(), 2);
         assert_eq!(sink.got.lock().unwrap()[0].0, "newtag.bb.abc.123.abc-123");
+    }
+
+    #[test]
+    fn captures_follow_the_ruby_syntax_translation() {
+        // `\h` is Ruby's hex digit; with the plain regex crate it would not even compile.
+        let (f, sink) = make(&[("rule", r"$id ^(\h+)-(\d+)$ hex.$1.$2 false")]);
+        let (_, kept) = run_filter(&f, "t", &[r#"{"id":"beef-42"}"#, r#"{"id":"zz-1"}"#]);
+        assert_eq!(kept, [r#"{"id":"zz-1"}"#]);
+        assert_eq!(sink.got.lock().unwrap()[0].0, "hex.beef.42");
+
+        // With named groups only those capture, as in Onigmo: `(ns)` takes no number, so
+        // `$2` is `app`, not `ns`.
+        let (f, sink) = make(&[(
+            "rule",
+            r"$path ^/(?<kind>\w+)/(ns)/(?<app>[a-z]+)$ k.$1.$2.$3 false",
+        )]);
+        run_filter(&f, "t", &[r#"{"path":"/pods/ns/web"}"#]);
+        assert_eq!(sink.got.lock().unwrap()[0].0, "k.pods.web.");
     }
 
     #[test]
