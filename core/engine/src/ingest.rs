@@ -122,7 +122,12 @@ impl Shared {
     }
 
     /// Routes a closed chunk: resolves its outputs once and queues it to each.
-    fn dispatch(&self, tag: Arc<str>, signal: Signal, oc: OpenChunk, budget: &Arc<MemBudget>) {
+    fn dispatch(&self, tag: Arc<str>, signal: Signal, mut oc: OpenChunk, budget: &Arc<MemBudget>) {
+        // A chunk closed by the flush timer may hold much less than its buffer grew to: give
+        // the rest back before it waits in output queues.
+        if oc.data.capacity() > 2 * oc.data.len() + 4096 {
+            oc.data.shrink_to_fit();
+        }
         let chunk = Arc::new(Tracked {
             chunk: Chunk {
                 id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
@@ -270,14 +275,25 @@ impl Ingest {
     }
 
     fn append(&self, signal: Signal, tag: &str, data: &[u8], records: usize) {
-        let full = {
+        let (closed, budget) = {
             let mut guard = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
             guard.budget.charge(data.len());
             let budget = guard.budget.clone();
             let map = &mut guard.by_signal[signal_index(signal)];
+            // A batch that would take the open chunk past its target closes it first, so
+            // chunks stay at most about 2 MiB, as Fluent Bit's.
+            let mut closed = Vec::new();
+            if map
+                .get(tag)
+                .is_some_and(|oc| oc.records > 0 && oc.data.len() + data.len() > CHUNK_TARGET_SIZE)
+            {
+                closed.extend(map.remove_entry(tag));
+            }
             let oc = match map.get_mut(tag) {
                 Some(oc) => oc,
                 None => map.entry(Arc::from(tag)).or_insert_with(|| OpenChunk {
+                    // Grown as needed: reserving 2 MiB per open chunk would cost real memory
+                    // with many tags (tail over hundreds of files).
                     data: Vec::with_capacity(data.len().max(4096)),
                     records: 0,
                     created: Instant::now(),
@@ -286,12 +302,11 @@ impl Ingest {
             oc.data.extend_from_slice(data);
             oc.records += records;
             if oc.data.len() >= CHUNK_TARGET_SIZE {
-                map.remove_entry(tag).map(|f| (f, budget))
-            } else {
-                None
+                closed.extend(map.remove_entry(tag));
             }
+            (closed, budget)
         };
-        if let Some(((tag, oc), budget)) = full {
+        for (tag, oc) in closed {
             self.shared.dispatch(tag, signal, oc, &budget);
         }
     }
