@@ -14,6 +14,8 @@ pub(crate) struct MemBudget {
     /// `None`: accounting only.
     limit: Option<u64>,
     used: AtomicU64,
+    /// Most bytes ever buffered at once: how much memory this input's data really needed.
+    peak: AtomicU64,
     paused: AtomicBool,
     released: Notify,
     pub pauses: crate::metrics::Counter,
@@ -24,6 +26,7 @@ impl MemBudget {
         Self {
             limit: limit.filter(|l| *l > 0),
             used: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             released: Notify::new(),
             pauses: Default::default(),
@@ -31,7 +34,13 @@ impl MemBudget {
     }
 
     pub fn charge(&self, n: usize) {
-        self.used.fetch_add(n as u64, Ordering::AcqRel);
+        let now = self.used.fetch_add(n as u64, Ordering::AcqRel) + n as u64;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Most bytes buffered at once so far.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
     }
 
     pub fn release(&self, n: usize) {

@@ -129,12 +129,14 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         .map(|e| (e.name.clone(), e.queued.clone()))
         .collect();
     let cancel_inputs = CancellationToken::new();
+    let mut budgets: Vec<(Arc<str>, Arc<MemBudget>)> = Vec::new();
     let exit = CancellationToken::new();
     let mut input_tasks = tokio::task::JoinSet::new();
     for slot in inputs {
         let component = format!("input:{}:{}", slot.plugin, slot.name);
         crate::info!(component, "initializing");
         let budget = Arc::new(MemBudget::new(slot.mem_buf_limit));
+        budgets.push((slot.name.clone(), budget.clone()));
         let ctx = InputContext {
             name: slot.name,
             plugin: slot.plugin,
@@ -235,6 +237,14 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     stop_http.cancel();
     if let Some(t) = http_task {
         let _ = t.await;
+    }
+    for (name, b) in &budgets {
+        crate::debug!(
+            "engine",
+            "input {}: buffered at most {} bytes at once",
+            name,
+            b.peak()
+        );
     }
     if left > 0 {
         crate::warn!("engine", "service has stopped ({} pending tasks)", left);
