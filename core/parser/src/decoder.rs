@@ -16,7 +16,7 @@
 //! `\xHH`, `\uHHHH`, `\UHHHHHHHH` and octal escapes; `\"`, `\'`, `\\` and `\/` are left as they
 //! are, as in Fluent Bit).
 
-use crate::mp;
+use weir_event::value as mp;
 use weir_event::view::{read_str_bytes, MapIter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +168,7 @@ impl Decoders {
                 }
             }
             match (&data, decoded_as) {
-                (Decoded::Str(s), true) => mp::str_bytes(out, s),
+                (Decoded::Str(s), true) => mp::write_str_bytes(out, s),
                 (Decoded::Map(m), true) => out.extend_from_slice(m),
                 _ => out.extend_from_slice(e.value),
             }

@@ -12,7 +12,7 @@
 //! Numbers become integers when they have no fraction or exponent and fit 64 bits, floats
 //! otherwise. A lone UTF-16 surrogate in a `\u` escape becomes U+FFFD.
 
-use crate::mp;
+use weir_event::value as mp;
 
 /// Deepest nesting accepted (arrays and maps), so hostile input cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 128;
@@ -227,7 +227,7 @@ impl Reader<'_> {
         let rest = &self.s[start..];
         match memchr::memchr2(b'"', b'\\', rest) {
             Some(i) if rest[i] == b'"' => {
-                mp::str_header(out, i);
+                mp::write_str_header(out, i);
                 let at = out.len();
                 out.extend_from_slice(&rest[..i]);
                 self.p = start + i + 1;
@@ -314,7 +314,7 @@ impl Reader<'_> {
             out.truncate(out.len() - (big - small));
         }
         let mut header = Vec::with_capacity(5);
-        mp::str_header(&mut header, len);
+        mp::write_str_header(&mut header, len);
         out[header_pos..header_pos + small].copy_from_slice(&header);
         Ok(&out[header_pos + small..])
     }
@@ -379,11 +379,11 @@ impl Reader<'_> {
         self.p = p;
         if !float && !overflow {
             if !neg {
-                mp::uint(out, v);
+                mp::write_uint(out, v);
                 return Ok(());
             }
             if v <= 1u64 << 63 {
-                mp::int(out, (v as i64).wrapping_neg());
+                mp::write_int(out, (v as i64).wrapping_neg());
                 return Ok(());
             }
         }
@@ -395,7 +395,7 @@ impl Reader<'_> {
             at: start,
             reason: "invalid number",
         })?;
-        mp::f64(out, f);
+        mp::write_f64(out, f);
         Ok(())
     }
 }

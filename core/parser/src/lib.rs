@@ -31,7 +31,6 @@
 pub mod decoder;
 pub mod json;
 pub mod kv;
-mod mp;
 pub mod multiline;
 pub mod parser;
 pub mod regex;

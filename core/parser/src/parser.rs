@@ -27,11 +27,11 @@
 use crate::decoder::{DecodeKind, Decoders};
 use crate::json::{self, TimeHook};
 use crate::kv::{self, KvFormat, KvValue};
-use crate::mp;
 use crate::regex::Pattern;
 use crate::timefmt::{parse_offset, LocalZone, TimeFormat};
 use crate::types::Types;
 use std::sync::atomic::{AtomicU64, Ordering};
+use weir_event::value as mp;
 use weir_event::view::{read_str_bytes, MapIter};
 use weir_event::EventTime;
 
@@ -499,7 +499,7 @@ impl<'a> RecordWriter<'a> {
                 }
             }
         }
-        mp::str_bytes(self.out, key);
+        mp::write_str_bytes(self.out, key);
         let types = &self.parser.types;
         match value {
             KvValue::Raw(v) => types.write_value(key, v, self.out),
@@ -509,7 +509,7 @@ impl<'a> RecordWriter<'a> {
             }
             KvValue::Bare => match types.get(key) {
                 Some(t) => crate::types::write_typed(t, b"", self.out),
-                None => mp::bool(self.out, true),
+                None => mp::write_bool(self.out, true),
             },
         }
         self.n += 1;

@@ -6,7 +6,7 @@
 //! `strtoull(.., 16)`, and `bool` takes values starting with `true` or `false` (any case). A
 //! `bool` that is neither stays a string, as Fluent Bit does after its warning.
 
-use crate::mp;
+use weir_event::value as mp;
 
 /// The type a field converts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Types {
     #[inline]
     pub fn write_value(&self, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
         match self.get(key) {
-            None | Some(FieldType::String) => mp::str_bytes(out, value),
+            None | Some(FieldType::String) => mp::write_str_bytes(out, value),
             Some(t) => write_typed(t, value, out),
         }
     }
@@ -81,17 +81,17 @@ impl Types {
 /// Writes `value` converted to `t`.
 pub fn write_typed(t: FieldType, value: &[u8], out: &mut Vec<u8>) {
     match t {
-        FieldType::String => mp::str_bytes(out, value),
-        FieldType::Integer => mp::int(out, atoll(value)),
-        FieldType::Float => mp::f64(out, atof(value)),
-        FieldType::Hex => mp::uint(out, strtoull_hex(value)),
+        FieldType::String => mp::write_str_bytes(out, value),
+        FieldType::Integer => mp::write_int(out, atoll(value)),
+        FieldType::Float => mp::write_f64(out, atof(value)),
+        FieldType::Hex => mp::write_uint(out, strtoull_hex(value)),
         FieldType::Bool => {
             if value.len() >= 4 && value[..4].eq_ignore_ascii_case(b"true") {
-                mp::bool(out, true);
+                mp::write_bool(out, true);
             } else if value.len() >= 5 && value[..5].eq_ignore_ascii_case(b"false") {
-                mp::bool(out, false);
+                mp::write_bool(out, false);
             } else {
-                mp::str_bytes(out, value);
+                mp::write_str_bytes(out, value);
             }
         }
     }

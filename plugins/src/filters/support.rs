@@ -147,22 +147,7 @@ pub fn encode_str(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Appends bytes as a MessagePack string (the bytes are taken as UTF-8 as they are).
-pub fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
-    let len = s.len();
-    if len < 32 {
-        out.push(0xa0 | len as u8);
-    } else if len <= u8::MAX as usize {
-        out.extend_from_slice(&[0xd9, len as u8]);
-    } else if len <= u16::MAX as usize {
-        out.push(0xda);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    out.extend_from_slice(s);
-}
+pub use weir_event::value::write_str_bytes;
 
 /// Calls `f` with the text of each string or binary key of the encoded map at the start of
 /// `body`, until it returns true; returns whether it did (`None` if the map is malformed).

@@ -54,12 +54,12 @@
 
 pub mod builtin;
 
-use crate::mp;
 use crate::parser::Parser;
 use crate::regex::Pattern;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use weir_event::value as mp;
 use weir_event::view::{read_str_bytes, MapIter};
 use weir_event::EventTime;
 
@@ -449,12 +449,12 @@ impl Multiline {
             Line::Text(text) => {
                 let key = parser.key_content.as_deref().unwrap_or(b"log");
                 let header = mp::begin_map(&mut self.scratch);
-                mp::str_bytes(&mut self.scratch, key);
+                mp::write_str_bytes(&mut self.scratch, key);
                 let mut text = text.to_vec();
                 if parser.key_content.is_none() && !text.ends_with(b"\n") {
                     text.push(b'\n');
                 }
-                mp::str_bytes(&mut self.scratch, &text);
+                mp::write_str_bytes(&mut self.scratch, &text);
                 mp::finish_map(&mut self.scratch, header, 1);
             }
             Line::Record(body) => self.scratch.extend_from_slice(body),
@@ -686,7 +686,7 @@ fn build_record(parser: &MultilineParser, g: &mut Group, out: &mut Vec<u8>) -> (
             for e in &entries {
                 out.extend_from_slice(e.key);
                 if is_str(e.key) && read_str_bytes(e.key) == Some(key) {
-                    mp::str_bytes(out, &g.buf);
+                    mp::write_str_bytes(out, &g.buf);
                 } else {
                     out.extend_from_slice(e.value);
                 }
@@ -695,8 +695,8 @@ fn build_record(parser: &MultilineParser, g: &mut Group, out: &mut Vec<u8>) -> (
         }
         _ => {
             let header = mp::begin_map(out);
-            mp::str_bytes(out, parser.key_content.as_deref().unwrap_or(b"log"));
-            mp::str_bytes(out, &g.buf);
+            mp::write_str_bytes(out, parser.key_content.as_deref().unwrap_or(b"log"));
+            mp::write_str_bytes(out, &g.buf);
             mp::finish_map(out, header, 1);
         }
     }

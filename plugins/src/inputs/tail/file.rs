@@ -94,7 +94,7 @@ impl Encoder<'_> {
             // Fluent Bit marks a cut message in the metadata.
             let mut meta = Vec::with_capacity(24);
             meta.push(0x81);
-            super::record::write_str(&mut meta, b"multiline_truncated");
+            weir_event::value::write_str_bytes(&mut meta, b"multiline_truncated");
             meta.push(0xc3);
             write_head(self.batch, r.time, &meta);
             let body_at = self.batch.len();

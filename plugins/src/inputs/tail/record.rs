@@ -10,46 +10,8 @@
 //! `stream_offset + processed_bytes`).
 
 use weir_event::event::{write_head, HEAD_LEN};
+use weir_event::value::{write_str_bytes, write_uint};
 use weir_event::EventTime;
-
-/// Appends a MessagePack string header and the bytes.
-#[inline]
-pub fn write_str(out: &mut Vec<u8>, b: &[u8]) {
-    let n = b.len();
-    if n < 32 {
-        out.push(0xa0 | n as u8);
-    } else if n <= u8::MAX as usize {
-        out.push(0xd9);
-        out.push(n as u8);
-    } else if n <= u16::MAX as usize {
-        out.push(0xda);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        // Lines are bounded by buffer_max_size, far below 4 GiB; saturate rather than wrap.
-        out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
-    }
-    out.extend_from_slice(b);
-}
-
-/// Appends an unsigned integer in its smallest form.
-#[inline]
-pub fn write_uint(out: &mut Vec<u8>, v: u64) {
-    if v < 128 {
-        out.push(v as u8);
-    } else if v <= u64::from(u8::MAX) {
-        out.extend_from_slice(&[0xcc, v as u8]);
-    } else if v <= u64::from(u16::MAX) {
-        out.push(0xcd);
-        out.extend_from_slice(&(v as u16).to_be_bytes());
-    } else if v <= u64::from(u32::MAX) {
-        out.push(0xce);
-        out.extend_from_slice(&(v as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-}
 
 /// The keys of tail's records, encoded once.
 #[derive(Debug, Clone)]
@@ -63,7 +25,7 @@ impl RecordLayout {
     pub fn new(key: &str, path_key: Option<&str>, offset_key: Option<&str>) -> Self {
         let enc = |s: &str| {
             let mut v = Vec::with_capacity(s.len() + 1);
-            write_str(&mut v, s.as_bytes());
+            write_str_bytes(&mut v, s.as_bytes());
             v
         };
         Self {
@@ -79,7 +41,7 @@ impl RecordLayout {
         match &self.path_key {
             Some(k) => {
                 let mut v = k.clone();
-                write_str(&mut v, path.as_bytes());
+                write_str_bytes(&mut v, path.as_bytes());
                 v
             }
             None => Vec::new(),
@@ -106,7 +68,7 @@ impl RecordLayout {
         out.extend_from_slice(path_pair);
         self.write_offset(out, offset);
         out.extend_from_slice(&self.key);
-        write_str(out, line);
+        write_str_bytes(out, line);
     }
 
     #[inline]
