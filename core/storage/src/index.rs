@@ -75,7 +75,8 @@ pub struct ChunkInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamStats {
     pub chunks: u64,
-    /// Chunks in memory: open ones and those marked with [`crate::Store::set_up`].
+    /// Chunks in memory: open ones, those created in this run until marked down, and
+    /// recovered ones marked up, with [`crate::Store::set_up`].
     pub up: u64,
     /// Chunks only on disk.
     pub down: u64,
