@@ -1,9 +1,10 @@
-//! Per-input memory accounting and `mem_buf_limit`.
+//! Memory accounting: per input (`mem_buf_limit`) and for the whole process (`memory_limit`).
 //!
-//! Every byte an input appends to a chunk is charged to its budget and released when the last
-//! output is done with the chunk. Past `mem_buf_limit`, the input's `emit` waits until
-//! deliveries bring it back under: the input is paused, exactly when it has something to add,
-//! and resumes by itself. Both moments are logged in Fluent Bit's words.
+//! Every byte an input appends to a chunk is charged to its budget, and through it to the
+//! process's, and released when the last output is done with the chunk. Past either limit the
+//! input's `emit` waits until deliveries bring it back under: the input is paused, exactly
+//! when it has something to add, and resumes by itself. Both moments are logged in Fluent
+//! Bit's words.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::Notify;
@@ -19,6 +20,8 @@ pub(crate) struct MemBudget {
     paused: AtomicBool,
     released: Notify,
     pub pauses: crate::metrics::Counter,
+    /// The process-wide budget this one also charges, if any.
+    parent: Option<std::sync::Arc<MemBudget>>,
 }
 
 impl MemBudget {
@@ -30,12 +33,24 @@ impl MemBudget {
             paused: AtomicBool::new(false),
             released: Notify::new(),
             pauses: Default::default(),
+            parent: None,
+        }
+    }
+
+    /// A budget that also charges `parent` (an input's, charging the process's).
+    pub fn with_parent(limit: Option<u64>, parent: std::sync::Arc<MemBudget>) -> Self {
+        Self {
+            parent: Some(parent),
+            ..Self::new(limit)
         }
     }
 
     pub fn charge(&self, n: usize) {
         let now = self.used.fetch_add(n as u64, Ordering::AcqRel) + n as u64;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.charge(n);
+        }
     }
 
     /// Most bytes buffered at once so far.
@@ -48,14 +63,21 @@ impl MemBudget {
         if self.paused.load(Ordering::Acquire) {
             self.released.notify_waiters();
         }
+        if let Some(p) = &self.parent {
+            p.release(n);
+        }
     }
 
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
 
-    fn over(&self) -> bool {
+    fn over_own(&self) -> bool {
         self.limit.is_some_and(|l| self.used() > l)
+    }
+
+    fn over(&self) -> bool {
+        self.over_own() || self.parent.as_ref().is_some_and(|p| p.over_own())
     }
 
     /// Waits while the input is over its limit. `flush` closes open chunks, so that what is
@@ -65,18 +87,42 @@ impl MemBudget {
             return;
         }
         self.paused.store(true, Ordering::Release);
+        if let Some(p) = &self.parent {
+            p.paused.store(true, Ordering::Release);
+        }
         self.pauses.inc();
-        crate::warn!("input", "{} paused (mem buf overlimit)", name);
+        if self.over_own() {
+            crate::warn!("input", "{} paused (mem buf overlimit)", name);
+        } else {
+            crate::warn!("input", "{} paused (process memory_limit reached)", name);
+        }
         flush();
         loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
+            // Wake on a release of this input's budget or of the process's (another input's
+            // delivery), registering both before the check so none is missed.
+            let own = self.released.notified();
+            tokio::pin!(own);
+            own.as_mut().enable();
+            let mut parent = self
+                .parent
+                .as_ref()
+                .map(|p| Box::pin(p.released.notified()));
+            if let Some(p) = parent.as_mut() {
+                p.as_mut().enable();
+            }
             if !self.over() {
                 break;
             }
-            // A bounded wait: a release between the check and the wait is never missed, and
-            // a stuck output does not keep the check from running again.
+            let released = async {
+                match parent {
+                    Some(p) => tokio::select! {
+                        _ = own => {}
+                        _ = p => {}
+                    },
+                    None => own.await,
+                }
+            };
+            // Bounded, so a stuck output does not keep the check from running again.
             let _ = tokio::time::timeout(std::time::Duration::from_millis(500), released).await;
             flush();
         }
@@ -118,6 +164,26 @@ mod tests {
         waiter.await.unwrap();
         assert_eq!(b.pauses.get(), 1);
         assert_eq!(b.used(), 50);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_process_budget_pauses_an_input_under_its_own_limit() {
+        let process = Arc::new(MemBudget::new(Some(100)));
+        let a = Arc::new(MemBudget::with_parent(None, process.clone()));
+        let b = Arc::new(MemBudget::with_parent(None, process.clone()));
+        a.charge(80);
+        b.charge(40);
+        assert_eq!(process.used(), 120);
+        let b2 = b.clone();
+        let waiter = tokio::spawn(async move { b2.wait_below("b.0", || {}).await });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiter.is_finished(),
+            "b is under its own (absent) limit but the process is over"
+        );
+        a.release(80);
+        waiter.await.unwrap();
+        assert_eq!(process.used(), 40);
     }
 
     #[tokio::test]

@@ -130,12 +130,23 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         .collect();
     let cancel_inputs = CancellationToken::new();
     let mut budgets: Vec<(Arc<str>, Arc<MemBudget>)> = Vec::new();
+    let process_budget = Arc::new(MemBudget::new(service.memory_limit));
+    if let Some(l) = service.memory_limit {
+        crate::info!(
+            "engine",
+            "buffered data limited to {} bytes for the whole process (memory_limit)",
+            l
+        );
+    }
     let exit = CancellationToken::new();
     let mut input_tasks = tokio::task::JoinSet::new();
     for slot in inputs {
         let component = format!("input:{}:{}", slot.plugin, slot.name);
         crate::info!(component, "initializing");
-        let budget = Arc::new(MemBudget::new(slot.mem_buf_limit));
+        let budget = Arc::new(MemBudget::with_parent(
+            slot.mem_buf_limit,
+            process_budget.clone(),
+        ));
         budgets.push((slot.name.clone(), budget.clone()));
         let ctx = InputContext {
             name: slot.name,

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod budget;
+pub mod cgroup;
 pub mod context;
 pub mod engine;
 pub mod http;

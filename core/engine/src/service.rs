@@ -110,6 +110,9 @@ pub static SERVICE_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("workers")
         .default("1")
         .desc("Weir: threads that run the pipeline. One suits an edge host."),
+    ParamSpec::size("memory_limit").desc(
+        "Weir: the most memory all inputs' buffered data may take together; inputs pause beyond it. Default: half the cgroup memory limit when there is one, else none.",
+    ),
 ];
 
 /// Filesystem storage settings, validated now and used by the storage layer.
@@ -143,6 +146,9 @@ pub struct ServiceConfig {
     pub backoff: Backoff,
     pub storage: StorageSettings,
     pub workers: usize,
+    /// Process-wide limit on buffered data (`memory_limit`), resolved: given, or half the
+    /// cgroup's memory limit, or none.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for ServiceConfig {
@@ -161,6 +167,7 @@ impl Default for ServiceConfig {
             backoff: Backoff::default(),
             storage: StorageSettings::default(),
             workers: 1,
+            memory_limit: None,
         }
     }
 }
@@ -267,6 +274,13 @@ impl ServiceConfig {
                     .to_string(),
             },
             workers: workers as usize,
+            // Half the cgroup's limit leaves room for the rest of the process (code, parsers,
+            // read buffers, the allocator's slack) before the kernel's OOM killer steps in.
+            memory_limit: match p.size("memory_limit") {
+                Some(0) => None,
+                Some(l) => Some(l),
+                None => crate::cgroup::memory_limit().map(|l| l / 2),
+            },
         })
     }
 }
