@@ -137,6 +137,8 @@ impl MemBudget {
 pub(crate) struct Tracked {
     pub chunk: Chunk,
     pub budget: Option<std::sync::Arc<MemBudget>>,
+    /// The chunk's file, when its input has filesystem storage.
+    pub stored: Option<crate::storage::Stored>,
 }
 
 impl Drop for Tracked {

@@ -133,6 +133,8 @@ pub struct InputContext {
     pub(crate) budget: Arc<MemBudget>,
     /// The queues of the emitters this input may feed through filters (never its own).
     pub(crate) emitter_queues: Arc<[(Arc<str>, Arc<MemBudget>)]>,
+    /// The store's ticket for this input's latest write, with filesystem storage.
+    pub(crate) last_ticket: Option<weir_storage::Ticket>,
 }
 
 impl InputContext {
@@ -189,8 +191,12 @@ impl InputContext {
         }
         self.metrics.records.add(records as u64);
         self.metrics.bytes.add(data.len() as u64);
-        self.ingest
-            .ingest(&self.name, self.plugin, signal, tag, data, records);
+        if let Some(t) = self
+            .ingest
+            .ingest(&self.name, self.plugin, signal, tag, data, records)
+        {
+            self.last_ticket = Some(t);
+        }
         // Past mem_buf_limit the input waits here: paused until deliveries free memory.
         let ingest = &self.ingest;
         self.budget.wait_below(&self.name, || ingest.flush()).await;
@@ -205,6 +211,29 @@ impl InputContext {
         // between two batches of a busy input: otherwise closed chunks can wait behind the
         // input's next reads and pile up in memory (seen as 15 MB buffered in tail_regex).
         tokio::task::yield_now().await;
+    }
+}
+
+impl InputContext {
+    /// Waits until everything this input has emitted so far is stored durably: written to
+    /// its chunk files (`storage.sync normal`, which survives a crash of the process) or also
+    /// fsynced (`full`, which survives a power loss). Inputs that acknowledge their clients
+    /// (forward, http) call it before acknowledging.
+    ///
+    /// Returns false when there is nothing durable to wait for: the input buffers in memory
+    /// only, or the write could not be made durable (logged).
+    pub async fn committed(&self) -> bool {
+        let (Some(ticket), Some(store)) = (self.last_ticket, self.ingest.store()) else {
+            return false;
+        };
+        match tokio::task::spawn_blocking(move || store.wait_durable(ticket)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                crate::error!(self.component, "data could not be made durable: {}", e);
+                false
+            }
+            Err(_) => false,
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot open the storage at {path}: {message}")]
+    Storage { path: String, message: String },
 }
 
 /// Runs the pipeline until a stop signal, then shuts down gracefully.
@@ -58,15 +60,11 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    crate::info!(
-        "storage",
-        "type=memory, sync={}",
-        if service.storage.sync_full {
-            "full"
-        } else {
-            "normal"
-        }
-    );
+    // Storage opens (and recovers what a previous run left) before anything runs.
+    let storage = crate::storage::open(&service.storage).await?;
+    if storage.is_none() {
+        crate::info!("storage", "type=memory");
+    }
 
     // The HTTP server binds first: a port already taken fails before anything else starts.
     let stop_http = CancellationToken::new();
@@ -103,8 +101,8 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     let mut output_tasks = Vec::new();
     let mut runtimes = Vec::new();
     for slot in outputs {
-        let (handle, rx) = output::queue(slot.matcher);
         let rt = Arc::new(slot.runtime);
+        let (handle, rx) = output::queue(rt.ctx.name.clone(), slot.matcher);
         crate::info!(rt.ctx.component, "worker #0 started");
         output_tasks.push(tokio::spawn(output::run(
             rt.clone(),
@@ -116,6 +114,22 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         handles.push(handle);
     }
     let shared = Arc::new(Shared::new(filters, handles, pending.clone()));
+    let (store, backlog) = match storage {
+        Some((store, report)) => (Some(store), Some(report)),
+        None => (None, None),
+    };
+    // The backlog goes to the outputs alongside new data, one chunk at a time.
+    let replay_task = match (&store, backlog) {
+        (Some(store), Some(report)) if !report.chunks.is_empty() => {
+            Some(tokio::spawn(crate::storage::replay(
+                store.clone(),
+                report,
+                shared.clone(),
+                service.storage.backlog_mem_limit,
+            )))
+        }
+        _ => None,
+    };
 
     let stop_flush = CancellationToken::new();
     let flush_task = tokio::spawn(flush_timer(
@@ -148,6 +162,11 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             process_budget.clone(),
         ));
         budgets.push((slot.name.clone(), budget.clone()));
+        let file_store = if slot.filesystem {
+            store.clone().map(|st| (st, slot.name.clone()))
+        } else {
+            None
+        };
         let ctx = InputContext {
             name: slot.name,
             plugin: slot.plugin,
@@ -156,9 +175,10 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             cancel: cancel_inputs.clone(),
             exit: exit.clone(),
             metrics: slot.metrics,
-            ingest: shared.ingest(budget.clone()),
+            ingest: shared.ingest(budget.clone(), file_store),
             budget,
             emitter_queues: emitter_queues.clone(),
+            last_ticket: None,
         };
         let input = slot.input;
         input_tasks.spawn(async move {
@@ -180,9 +200,10 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             plugin: "emitter",
             cancel: cancel_emitters.clone(),
             exit: exit.clone(),
-            ingest: shared.ingest(budget.clone()),
+            ingest: shared.ingest(budget.clone(), None),
             budget,
             emitter_queues: emitter_queues.clone(),
+            last_ticket: None,
         };
         emitter_tasks.spawn(run_emitter(e.rx, e.queued, ctx));
     }
@@ -211,6 +232,11 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     })
     .await;
     emitter_tasks.abort_all();
+    if let Some(t) = replay_task {
+        // Stop handing out the backlog: what was not read yet stays on disk for next time.
+        t.abort();
+        let _ = t.await;
+    }
     // 2. Everything buffered goes to the outputs.
     stop_flush.cancel();
     let _ = flush_task.await;

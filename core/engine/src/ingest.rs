@@ -11,12 +11,14 @@ use crate::output::OutputHandle;
 use crate::pending::Pending;
 use crate::plugin::{Batch, Filter, FilterOutcome};
 use crate::router::TagMatcher;
+use crate::storage::Stored;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use weir_event::chunk::CHUNK_TARGET_SIZE;
 use weir_event::{Chunk, EventWriter, Signal};
+use weir_storage::{ChunkWriter, Store, Ticket};
 
 /// A configured filter.
 pub(crate) struct FilterInstance {
@@ -40,12 +42,17 @@ pub(crate) struct OpenChunks {
     by_signal: [HashMap<Arc<str>, OpenChunk>; 3],
     /// The owning input's memory budget, charged on append, released when delivered.
     budget: Arc<MemBudget>,
+    /// With `storage.type filesystem`: the store, and the input's name (its stream there).
+    store: Option<(Store, Arc<str>)>,
 }
 
 struct OpenChunk {
     data: Vec<u8>,
     records: usize,
     created: Instant,
+    /// The chunk's file, for an input with filesystem storage (none when the file could not
+    /// be created: the chunk then lives in memory only, and that was logged).
+    writer: Option<(ChunkWriter, Store)>,
 }
 
 /// An open chunk taken out of its map: tag, signal and contents.
@@ -76,11 +83,17 @@ impl Shared {
         }
     }
 
-    /// A new ingest path for one input, charging what it buffers to `budget`.
-    pub fn ingest(self: &Arc<Self>, budget: Arc<MemBudget>) -> Ingest {
+    /// A new ingest path for one input, charging what it buffers to `budget`, and writing
+    /// it to `store` as stream `name` when the input has filesystem storage.
+    pub fn ingest(
+        self: &Arc<Self>,
+        budget: Arc<MemBudget>,
+        store: Option<(Store, Arc<str>)>,
+    ) -> Ingest {
         let chunks = Arc::new(Mutex::new(OpenChunks {
             by_signal: Default::default(),
             budget,
+            store,
         }));
         self.open
             .lock()
@@ -121,6 +134,35 @@ impl Shared {
         }
     }
 
+    /// Whether an output of this name is configured.
+    pub fn has_output(&self, name: &str) -> bool {
+        self.outputs.iter().any(|o| &*o.name == name)
+    }
+
+    /// A new engine-wide chunk id.
+    pub fn next_chunk_id(&self) -> u64 {
+        self.chunk_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Names of the outputs whose match fits `tag`.
+    fn route_names(&self, tag: &str) -> Vec<&str> {
+        self.outputs
+            .iter()
+            .filter(|o| o.matcher.matches(tag))
+            .map(|o| &*o.name)
+            .collect()
+    }
+
+    /// Queues a chunk to the named outputs (a replayed chunk goes only where it is owed).
+    pub fn dispatch_to(&self, chunk: Arc<Tracked>, names: &[Arc<str>]) {
+        for o in self.outputs.iter().filter(|o| names.contains(&o.name)) {
+            self.pending.add();
+            if !o.send(chunk.clone()) {
+                self.pending.done();
+            }
+        }
+    }
+
     /// Routes a closed chunk: resolves its outputs once and queues it to each.
     fn dispatch(&self, tag: Arc<str>, signal: Signal, mut oc: OpenChunk, budget: &Arc<MemBudget>) {
         // A chunk closed by the flush timer may hold much less than its buffer grew to: give
@@ -128,6 +170,19 @@ impl Shared {
         if oc.data.capacity() > 2 * oc.data.len() + 4096 {
             oc.data.shrink_to_fit();
         }
+        // Finalize the file: from now on the chunk is routable from disk too.
+        let stored = oc.writer.take().and_then(|(w, store)| match w.close() {
+            Ok(info) => Some(Stored { store, id: info.id }),
+            Err(e) => {
+                crate::error!(
+                    "storage",
+                    "cannot close the chunk file of tag '{}': {}",
+                    tag,
+                    e
+                );
+                None
+            }
+        });
         let chunk = Arc::new(Tracked {
             chunk: Chunk {
                 id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
@@ -138,6 +193,7 @@ impl Shared {
                 created: oc.created,
             },
             budget: Some(budget.clone()),
+            stored,
         });
         if chunk.chunk.records == 0 {
             return;
@@ -207,15 +263,14 @@ impl Ingest {
         tag: &str,
         data: &[u8],
         records: usize,
-    ) {
+    ) -> Option<Ticket> {
         let filters = if signal == Signal::Logs {
             self.filters_for(tag)
         } else {
             Arc::from([])
         };
         if filters.is_empty() {
-            self.append(signal, tag, data, records);
-            return;
+            return self.append(signal, tag, data, records);
         }
         let ctx = FilterContext {
             input,
@@ -256,17 +311,24 @@ impl Ingest {
                 self.spare[next] = out;
             }
             if count == 0 {
-                return;
+                return None;
             }
         }
         match cur {
             None => self.append(signal, tag, data, count),
             Some(i) => {
                 let buf = std::mem::take(&mut self.spare[i]);
-                self.append(signal, tag, &buf.buf, count);
+                let ticket = self.append(signal, tag, &buf.buf, count);
                 self.spare[i] = buf;
+                ticket
             }
         }
+    }
+
+    /// The store this input writes to, with filesystem storage.
+    pub fn store(&self) -> Option<Store> {
+        let guard = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        guard.store.as_ref().map(|(s, _)| s.clone())
     }
 
     /// Closes this input's open chunks (when it is over its memory limit).
@@ -274,11 +336,14 @@ impl Ingest {
         self.shared.flush_input(&self.chunks);
     }
 
-    fn append(&self, signal: Signal, tag: &str, data: &[u8], records: usize) {
-        let (closed, budget) = {
+    /// Appends a batch to the open chunk for `tag` (and to its file with filesystem storage).
+    /// Returns the store's ticket for the write, when there is one.
+    fn append(&self, signal: Signal, tag: &str, data: &[u8], records: usize) -> Option<Ticket> {
+        let (closed, budget, ticket) = {
             let mut guard = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
             guard.budget.charge(data.len());
             let budget = guard.budget.clone();
+            let store = guard.store.clone();
             let map = &mut guard.by_signal[signal_index(signal)];
             // A batch that would take the open chunk past its target closes it first, so
             // chunks stay at most about 2 MiB, as Fluent Bit's.
@@ -297,17 +362,63 @@ impl Ingest {
                     data: Vec::with_capacity(data.len().max(4096)),
                     records: 0,
                     created: Instant::now(),
+                    writer: store
+                        .and_then(|(store, stream)| self.create_file(&store, &stream, tag, signal)),
                 }),
             };
             oc.data.extend_from_slice(data);
             oc.records += records;
+            let mut ticket = None;
+            if let Some((w, _)) = oc.writer.as_mut() {
+                match w.append(data, records) {
+                    Ok(t) => ticket = Some(t),
+                    Err(e) => {
+                        // The chunk carries on in memory: what is on disk of it stays, owed.
+                        crate::error!(
+                            "storage",
+                            "cannot write to the chunk file of tag '{}': {}",
+                            tag,
+                            e
+                        );
+                        oc.writer = None;
+                    }
+                }
+            }
             if oc.data.len() >= CHUNK_TARGET_SIZE {
                 closed.extend(map.remove_entry(tag));
             }
-            (closed, budget)
+            (closed, budget, ticket)
         };
         for (tag, oc) in closed {
             self.shared.dispatch(tag, signal, oc, &budget);
+        }
+        ticket
+    }
+
+    /// Starts the file of a new chunk, owed to the outputs its tag routes to now.
+    fn create_file(
+        &self,
+        store: &Store,
+        stream: &str,
+        tag: &str,
+        signal: Signal,
+    ) -> Option<(ChunkWriter, Store)> {
+        let outputs = self.shared.route_names(tag);
+        if outputs.is_empty() {
+            return None;
+        }
+        match store.create(stream, tag, signal, &outputs) {
+            Ok(w) => Some((w, store.clone())),
+            Err(e) => {
+                crate::error!(
+                    "storage",
+                    "cannot create a chunk file for tag '{}' of {}: {}",
+                    tag,
+                    stream,
+                    e
+                );
+                None
+            }
         }
     }
 }

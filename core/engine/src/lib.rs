@@ -25,6 +25,7 @@ pub mod plugin;
 pub mod router;
 pub mod scheduler;
 pub mod service;
+pub(crate) mod storage;
 
 pub use context::{BuildContext, Emitter, FilterContext, InputContext, OutputContext};
 pub use engine::{run, RunReport, StartError, StopReason};

@@ -16,6 +16,8 @@ use weir_event::Chunk;
 
 /// What the dispatcher holds for each output: how to match and where to queue.
 pub(crate) struct OutputHandle {
+    /// The output instance name (`stdout.0`): how chunk files name the outputs they are owed to.
+    pub name: Arc<str>,
     pub matcher: TagMatcher,
     tx: mpsc::UnboundedSender<Arc<Tracked>>,
 }
@@ -38,9 +40,12 @@ pub(crate) struct OutputRuntime {
 }
 
 /// Creates the queue of one output: the handle for the dispatcher and the receiving end.
-pub(crate) fn queue(matcher: TagMatcher) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Tracked>>) {
+pub(crate) fn queue(
+    name: Arc<str>,
+    matcher: TagMatcher,
+) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Tracked>>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (OutputHandle { matcher, tx }, rx)
+    (OutputHandle { name, matcher, tx }, rx)
 }
 
 /// Delivers queued chunks until the queue closes and every delivery has ended.
@@ -60,7 +65,12 @@ pub(crate) async fn run(
             workers.clone(),
         );
         tasks.spawn(async move {
-            deliver(&rt, &chunk.chunk, &workers, &draining).await;
+            let outcome = deliver(&rt, &chunk.chunk, &workers, &draining).await;
+            // A chunk with a file records this output's final answer in it, so a restart
+            // sends it only where it is still owed.
+            if let (Some(stored), Some(ok)) = (&chunk.stored, outcome) {
+                stored.settle(&rt.ctx.name, ok).await;
+            }
             pending.done();
         });
         // Reap finished deliveries so the set does not grow with a long-running output.
@@ -71,18 +81,21 @@ pub(crate) async fn run(
 
 /// One chunk to one output, with retries. A worker permit is held only while flushing, not
 /// while waiting to retry, so one failing chunk does not stall the others.
+///
+/// Returns `Some(true)` when the output accepted the chunk, `Some(false)` when it gave up on
+/// it (an error, or retries exhausted), `None` when delivery was abandoned at shutdown.
 async fn deliver(
     rt: &OutputRuntime,
     chunk: &Chunk,
     workers: &Semaphore,
     draining: &CancellationToken,
-) {
+) -> Option<bool> {
     let mut rng = fastrand::Rng::new();
     let mut attempt: u32 = 0;
     loop {
         let result = {
             let Ok(_permit) = workers.acquire().await else {
-                return;
+                return None;
             };
             rt.output.flush(chunk, &rt.ctx).await
         };
@@ -102,7 +115,7 @@ async fn deliver(
                         rt.ctx.name
                     );
                 }
-                return;
+                return Some(true);
             }
             FlushResult::Error => {
                 rt.metrics.errors.inc();
@@ -114,7 +127,7 @@ async fn deliver(
                     rt.ctx.name,
                     records
                 );
-                return;
+                return Some(false);
             }
             FlushResult::Retry => {
                 attempt += 1;
@@ -129,7 +142,7 @@ async fn deliver(
                         rt.ctx.name,
                         records
                     );
-                    return;
+                    return Some(false);
                 }
                 rt.metrics.retries.inc();
                 let mut wait = rt.backoff.wait(attempt, &mut rng);

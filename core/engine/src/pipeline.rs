@@ -39,6 +39,8 @@ pub(crate) struct InputSlot {
     pub metrics: Arc<InputMetrics>,
     /// `mem_buf_limit` in bytes, if set.
     pub mem_buf_limit: Option<u64>,
+    /// `storage.type filesystem`.
+    pub filesystem: bool,
 }
 
 pub(crate) struct OutputSlot {
@@ -106,7 +108,7 @@ pub fn build(
             unreachable!("descriptor kind checked by resolve")
         };
         let input = make(&params, &ctx)?;
-        check_storage_type(&params)?;
+        let filesystem = storage_is_filesystem(&params, &service)?;
         let tag: Arc<str> = params
             .str("tag")
             .filter(|t| !t.is_empty())
@@ -118,6 +120,7 @@ pub fn build(
             tag,
             input,
             mem_buf_limit: params.size("mem_buf_limit").filter(|l| *l > 0),
+            filesystem,
         });
     }
 
@@ -276,15 +279,16 @@ fn resolve(
     Ok((d, params))
 }
 
-/// Filesystem buffering arrives with durable storage; until then asking for it is an error,
-/// not a silent fallback to memory.
-fn check_storage_type(params: &Params) -> Result<(), ConfigError> {
+/// Reads an input's `storage.type`: filesystem needs `storage.path` in the service section
+/// (Fluent Bit would quietly keep the data in memory; a user who asked for durability is told).
+fn storage_is_filesystem(params: &Params, service: &ServiceConfig) -> Result<bool, ConfigError> {
     let t = params.str("storage.type").unwrap_or("memory");
     match t.to_ascii_lowercase().as_str() {
-        "memory" => Ok(()),
+        "memory" => Ok(false),
+        "filesystem" if service.storage.path.is_some() => Ok(true),
         "filesystem" => Err(params.error(
             "storage.type",
-            "storage.type filesystem is not supported by Weir yet; use memory",
+            "storage.type filesystem needs storage.path in the service section",
         )),
         _ => Err(params.error(
             "storage.type",
