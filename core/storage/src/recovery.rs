@@ -15,7 +15,7 @@
 //!
 //! Nothing here fails because of a file's contents; an I/O error on one file is reported and
 //! that file left in place. Memory is bounded by one directory listing and one block; at most
-//! three files are open at a time.
+//! two files are open at a time.
 
 use std::ffi::OsString;
 use std::fs::{self, File, FileType, OpenOptions};
