@@ -39,6 +39,8 @@ pub enum Error {
     WriterFailed(ChunkId),
     #[error("fsync failed ({0}); data written since then is not known to be durable")]
     SyncFailed(String),
+    #[error("{0} is in use by another process (its lock file is held)")]
+    Locked(PathBuf),
     #[error("cannot start the sync thread: {0}")]
     Thread(io::Error),
 }

@@ -65,7 +65,7 @@ mod writer;
 
 pub use error::Error;
 pub use index::{ChunkId, ChunkInfo, OutputStats, StorageStats, StreamStats};
-pub use options::{Options, SyncMode, QUARANTINE_DIR};
+pub use options::{Options, SyncMode, LOCK_FILE, QUARANTINE_DIR};
 pub use recovery::{DamagedChunk, RecoveryReport};
 pub use store::{ChunkData, Settled, Store};
 pub use sync::{Durable, Ticket};

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 /// Name of the directory under the root where damaged chunk files are set aside.
 pub const QUARANTINE_DIR: &str = "quarantine";
+/// Name of the file under the root that a running store holds locked, so that a second process
+/// pointed at the same `storage.path` cannot recover (and rewrite) chunks still being written.
+pub const LOCK_FILE: &str = ".weir-storage.lock";
 
 /// `storage.sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -10,7 +10,8 @@
 //! - `.salvage-*` files in a stream directory are leftovers of a salvage cut short by a crash;
 //!   the original is still in place, so they are deleted.
 //! - Anything else (other names, directories, symlinks, files directly under the root) is
-//!   foreign: counted and left alone. `quarantine/` and the dead-letter directory are skipped.
+//!   foreign: counted and left alone. `quarantine/`, the dead-letter directory and the lock file
+//!   are skipped.
 //! - A file whose intact header names a newer format version is left alone and reported.
 //!
 //! Nothing here fails because of a file's contents; an I/O error on one file is reported and
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 use crate::format::{parse_file_name, AckState, SLOTS_LEN};
 use crate::index::{ChunkId, ChunkInfo, Entry, Index};
-use crate::options::QUARANTINE_DIR;
+use crate::options::{LOCK_FILE, QUARANTINE_DIR};
 use crate::scan::{examine, salvage, Examination, HeaderLookup};
 use crate::store::{rejected_dir_name, valid_stream};
 use crate::{Error, Options};
@@ -151,6 +152,9 @@ pub(crate) fn recover(
             continue;
         };
         if kind.is_dir() && (name == QUARANTINE_DIR || Some(name) == rejected.as_deref()) {
+            continue;
+        }
+        if kind.is_file() && name == LOCK_FILE {
             continue;
         }
         if !kind.is_dir() || !valid_stream(name, options) {

@@ -14,7 +14,7 @@ use weir_event::Signal;
 
 use crate::format::{make_nonce, AckState, Header, SLOTS_LEN};
 use crate::index::{ChunkId, ChunkInfo, Entry, Index, StorageStats};
-use crate::options::QUARANTINE_DIR;
+use crate::options::{LOCK_FILE, QUARANTINE_DIR};
 use crate::recovery::{self, RecoveryReport};
 use crate::scan::{BlockScanner, Item};
 use crate::sync::{Durable, Syncer, Ticket};
@@ -33,6 +33,8 @@ struct Inner {
     options: Options,
     index: Mutex<Index>,
     syncer: Syncer,
+    /// Held locked while the store is open; closing it releases the lock.
+    _lock: File,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,13 +110,15 @@ pub(crate) fn valid_stream(stream: &str, options: &Options) -> bool {
 impl Store {
     /// Opens the store at `root` (creating the directory if needed) and recovers every chunk
     /// under it: see [`RecoveryReport`]. Fails only when the root itself cannot be created or
-    /// listed, or the sync thread cannot start; never because of a chunk file.
+    /// listed, another store holds it ([`Error::Locked`]), or the sync thread cannot start;
+    /// never because of a chunk file.
     pub fn open(
         root: impl AsRef<Path>,
         options: Options,
     ) -> Result<(Store, RecoveryReport), Error> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
+        let lock = lock_root(&root)?;
         let syncer = Syncer::start(options.sync, options.sync_interval)?;
         let mut index = Index::default();
         let report = recovery::recover(&root, &options, &mut index)?;
@@ -124,6 +128,7 @@ impl Store {
                 options,
                 index: Mutex::new(index),
                 syncer,
+                _lock: lock,
             }),
         };
         Ok((store, report))
@@ -503,6 +508,24 @@ impl Store {
     /// particular runtime (the sync thread wakes it).
     pub fn durable(&self, ticket: Ticket) -> Durable {
         self.syncer().durable(ticket)
+    }
+}
+
+/// Takes the root's lock file, so two stores (two processes, or two opens in one) never share a
+/// root: the second would take the first one's open chunks for crash leftovers.
+fn lock_root(root: &Path) -> Result<File, Error> {
+    let path = root.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Error::Locked(root.to_path_buf())),
+        Err(e) => Err(Error::io("lock", &path, e.into())),
     }
 }
 

@@ -403,6 +403,19 @@ fn chunk_names_sort_in_creation_order_across_restarts() {
     assert_eq!(store.output_chunks("o"), all);
 }
 
+#[test]
+fn one_store_per_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), Options::default());
+    assert!(matches!(
+        Store::open(dir.path(), Options::default()),
+        Err(Error::Locked(_))
+    ));
+    drop(store);
+    let (_again, report) = Store::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(report.foreign, 0);
+}
+
 /// Polls a future on this thread until it is ready, parking between wakes.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::sync::Arc;
