@@ -102,7 +102,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     let mut runtimes = Vec::new();
     for slot in outputs {
         let rt = Arc::new(slot.runtime);
-        let (handle, rx) = output::queue(rt.ctx.name.clone(), slot.matcher);
+        let (handle, rx) = output::queue(&rt, slot.matcher);
         crate::info!(rt.ctx.component, "worker #0 started");
         output_tasks.push(tokio::spawn(output::run(
             rt.clone(),

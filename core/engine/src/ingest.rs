@@ -7,7 +7,7 @@
 use crate::budget::{MemBudget, Tracked};
 use crate::context::FilterContext;
 use crate::metrics::FilterMetrics;
-use crate::output::OutputHandle;
+use crate::output::{OutputHandle, WhenFull};
 use crate::pending::Pending;
 use crate::plugin::{Batch, Filter, FilterOutcome};
 use crate::router::TagMatcher;
@@ -369,6 +369,9 @@ impl Ingest {
             oc.data.extend_from_slice(data);
             oc.records += records;
             let mut ticket = None;
+            if let Some((_, store)) = oc.writer.as_ref() {
+                self.drop_oldest_for_room(store, tag, data.len());
+            }
             if let Some((w, _)) = oc.writer.as_mut() {
                 match w.append(data, records) {
                     Ok(t) => ticket = Some(t),
@@ -393,6 +396,86 @@ impl Ingest {
             self.shared.dispatch(tag, signal, oc, &budget);
         }
         ticket
+    }
+
+    /// `storage.when_full drop_oldest`: before `incoming` bytes are written for `tag`, drops
+    /// the oldest chunks of each output over its `storage.total_limit_size`, counting their
+    /// records as dropped for that output (Fluent Bit's behaviour).
+    fn drop_oldest_for_room(&self, store: &Store, tag: &str, incoming: usize) {
+        let incoming = incoming as u64;
+        for o in self
+            .shared
+            .outputs
+            .iter()
+            .filter(|o| o.matcher.matches(tag))
+        {
+            let Some(limit) = o.disk_limit.filter(|l| l.when_full == WhenFull::DropOldest) else {
+                continue;
+            };
+            if store.output_bytes(&o.name) + incoming <= limit.bytes {
+                continue;
+            }
+            for id in store.output_chunks(&o.name) {
+                if store.output_bytes(&o.name) + incoming <= limit.bytes {
+                    break;
+                }
+                let records = store.info(&id).map_or(0, |i| i.records);
+                match store.reject(&id, &o.name) {
+                    Ok(_) => {
+                        o.metrics.dropped_records.add(records);
+                        crate::warn!(
+                            "storage",
+                            "{}: storage.total_limit_size reached, dropped the oldest chunk {:?} ({} records)",
+                            o.name,
+                            id,
+                            records
+                        );
+                    }
+                    Err(e) => {
+                        crate::warn!("storage", "{}: cannot drop chunk {:?}: {}", o.name, id, e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `storage.when_full block`: waits, before `incoming` bytes are written for `tag`, until
+    /// every output that blocks has room for them under its `storage.total_limit_size`.
+    /// The input is paused meanwhile (logged as Fluent Bit logs pauses).
+    pub async fn wait_for_disk(&self, input: &str, tag: &str, incoming: usize) {
+        let Some(store) = self.store() else { return };
+        let incoming = incoming as u64;
+        let full = || {
+            self.shared
+                .outputs
+                .iter()
+                .filter(|o| o.matcher.matches(tag))
+                .filter_map(|o| {
+                    o.disk_limit
+                        .filter(|l| l.when_full == WhenFull::Block)
+                        .map(|l| (o, l))
+                })
+                .find(|(o, l)| store.output_bytes(&o.name) + incoming > l.bytes)
+                .map(|(o, _)| o.name.clone())
+        };
+        let Some(output) = full() else { return };
+        crate::warn!(
+            "input",
+            "{} paused (storage.total_limit_size of {} reached)",
+            input,
+            output
+        );
+        while full().is_some() {
+            // What this input holds open must be able to go out and free the room.
+            self.flush();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        crate::info!(
+            "input",
+            "{} resume (storage.total_limit_size of {})",
+            input,
+            output
+        );
     }
 
     /// Starts the file of a new chunk, owed to the outputs its tag routes to now.

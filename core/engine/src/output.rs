@@ -19,6 +19,9 @@ pub(crate) struct OutputHandle {
     /// The output instance name (`stdout.0`): how chunk files name the outputs they are owed to.
     pub name: Arc<str>,
     pub matcher: TagMatcher,
+    /// `storage.total_limit_size` and what to do when it is reached.
+    pub disk_limit: Option<DiskLimit>,
+    pub metrics: Arc<OutputMetrics>,
     tx: mpsc::UnboundedSender<Arc<Tracked>>,
 }
 
@@ -37,15 +40,37 @@ pub(crate) struct OutputRuntime {
     pub retry_limit: RetryLimit,
     pub workers: usize,
     pub backoff: Backoff,
+    pub disk_limit: Option<DiskLimit>,
+}
+
+/// An output's disk budget for filesystem chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DiskLimit {
+    pub bytes: u64,
+    pub when_full: WhenFull,
+}
+
+/// `storage.when_full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenFull {
+    DropOldest,
+    Block,
 }
 
 /// Creates the queue of one output: the handle for the dispatcher and the receiving end.
 pub(crate) fn queue(
-    name: Arc<str>,
+    rt: &OutputRuntime,
     matcher: TagMatcher,
 ) -> (OutputHandle, mpsc::UnboundedReceiver<Arc<Tracked>>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (OutputHandle { name, matcher, tx }, rx)
+    let handle = OutputHandle {
+        name: rt.ctx.name.clone(),
+        matcher,
+        disk_limit: rt.disk_limit,
+        metrics: rt.metrics.clone(),
+        tx,
+    };
+    (handle, rx)
 }
 
 /// Delivers queued chunks until the queue closes and every delivery has ended.

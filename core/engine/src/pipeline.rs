@@ -7,7 +7,7 @@
 use crate::context::{BuildContext, EmitterRequest, OutputContext};
 use crate::ingest::FilterInstance;
 use crate::metrics::{InputMetrics, Metrics};
-use crate::output::OutputRuntime;
+use crate::output::{DiskLimit, OutputRuntime, WhenFull};
 use crate::plugin::{Factory, Input, PluginDescriptor, PluginKind, Registry};
 use crate::router::TagMatcher;
 use crate::scheduler::RetryLimit;
@@ -174,6 +174,7 @@ pub fn build(
                 return Err(params.error("workers", format!("expected between 0 and 256, got {n}")))
             }
         };
+        let disk_limit = disk_limit(&params)?;
         let runtime = OutputRuntime {
             output,
             ctx: OutputContext {
@@ -184,6 +185,7 @@ pub fn build(
             retry_limit,
             workers,
             backoff: service.backoff,
+            disk_limit,
         };
         outputs.push(OutputSlot { runtime, matcher });
     }
@@ -295,6 +297,25 @@ fn storage_is_filesystem(params: &Params, service: &ServiceConfig) -> Result<boo
             format!("expected memory or filesystem, got '{t}'"),
         )),
     }
+}
+
+/// `storage.total_limit_size` and Weir's `storage.when_full` of an output.
+fn disk_limit(params: &Params) -> Result<Option<DiskLimit>, ConfigError> {
+    let when = params.str("storage.when_full").unwrap_or("drop_oldest");
+    let when_full = match when.to_ascii_lowercase().as_str() {
+        "drop_oldest" => WhenFull::DropOldest,
+        "block" => WhenFull::Block,
+        _ => {
+            return Err(params.error(
+                "storage.when_full",
+                format!("expected drop_oldest or block, got '{when}'"),
+            ))
+        }
+    };
+    Ok(params
+        .size("storage.total_limit_size")
+        .filter(|b| *b > 0)
+        .map(|bytes| DiskLimit { bytes, when_full }))
 }
 
 /// An instance's own `log_level` applies to the log lines of its component.

@@ -345,6 +345,9 @@ pub static OUTPUT_COMMON_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("workers").desc("Chunks this output flushes at once (default 1)."),
     ParamSpec::size("storage.total_limit_size")
         .desc("Most disk space this output's queued chunks may take."),
+    ParamSpec::str("storage.when_full").default("drop_oldest").desc(
+        "Weir: when storage.total_limit_size is reached, drop_oldest drops this output's oldest chunks (Fluent Bit's behaviour); block pauses the inputs that feed it until there is room.",
+    ),
     ParamSpec::time("log_suppress_interval")
         .not_yet()
         .desc("Suppress repeated log messages."),
