@@ -151,7 +151,11 @@ fn drop_oldest_keeps_disk_use_under_the_budget() {
     signal(&child, "TERM");
     let _ = wait_output(child, Duration::from_secs(30));
     assert!(kept.is_some(), "kept chunks arrive");
-    assert_eq!(delivered(d).len() as u64 + dropped, LINES as u64, "every line delivered or counted as dropped");
+    assert_eq!(
+        delivered(d).len() as u64 + dropped,
+        LINES as u64,
+        "every line delivered or counted as dropped"
+    );
 }
 
 #[test]
