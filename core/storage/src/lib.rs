@@ -5,10 +5,10 @@
 //! chunk file holds a header (tag, signal, creation time, the outputs it is owed to), the
 //! delivery state (which of those outputs have settled it), and the events in small checksummed
 //! blocks, one or more per appended batch. The format and why it is so:
-//! `docs/adr/0003-chunk-file-format.md` and [`format`].
+//! `docs/adr/0003-chunk-file-format.md` and [`mod@format`].
 //!
 //! Where to start reading: [`Store`] (the whole API: open with recovery, create, read, ack,
-//! reject, budgets, statistics, durability), then [`ChunkWriter`]. Below them: [`format`] (bytes),
+//! reject, budgets, statistics, durability), then [`ChunkWriter`]. Below them: [`mod@format`] (bytes),
 //! [`scan`] (reading files, stepping over damage), `recovery` (what open does with each file),
 //! `sync` (tickets and the batched fsync thread), `index` (the in-memory catalogue).
 //!

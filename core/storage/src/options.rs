@@ -30,8 +30,9 @@ pub struct Options {
     /// Appends within it share one fsync, which spares flash storage a sync per record.
     pub sync_interval: Duration,
     /// `storage.checksum`: verify payload CRCs at recovery and on every read. CRCs are always
-    /// written; headers, ack slots and block framing are always verified. Off, recovery reads
-    /// only the block headers of a file, not every byte.
+    /// written; headers, ack slots and block framing are always verified. Off, a flipped bit in
+    /// a payload goes unnoticed until an output chokes on the events (they still decode safely);
+    /// what it saves is the CRC work, and a seek over blocks larger than the read window.
     pub checksum: bool,
     /// `storage.delete_irrecoverable_chunks`: delete damaged chunk files (after salvaging their
     /// intact blocks) instead of moving them to the quarantine directory.

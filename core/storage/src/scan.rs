@@ -3,7 +3,7 @@
 //!
 //! Everything here works on any `Read + Seek`, so the same code checks a file on disk, a byte
 //! slice in a unit test and fuzzer input. Nothing here panics on any input, and memory stays
-//! bounded by the largest block allowed ([`MAX_BLOCK_LEN`]), never by the file size.
+//! bounded by the largest block allowed ([`crate::format::MAX_BLOCK_LEN`]), never by the file size.
 //!
 //! How damage is handled, block by block:
 //! - a block header that fails its CRC (or its marker) is unknown damage: the scanner looks for
@@ -482,7 +482,8 @@ fn read_head<R: Read + Seek>(r: &mut R, file_len: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Checks one chunk file. With `verify`, payload CRCs are checked (reading every byte);
-/// without, only the headers, the slots and the block framing are (reading block headers only).
+/// without, only the headers, the slots and the block framing are (payloads that do not fit the
+/// read window are skipped with a seek).
 pub fn examine<R: Read + Seek>(mut r: R, file_len: u64, verify: bool) -> io::Result<Examination> {
     let head = read_head(&mut r, file_len)?;
     let lookup = find_header(&head);

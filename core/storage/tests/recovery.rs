@@ -307,3 +307,58 @@ fn chunks_every_output_settled_are_deleted() {
     assert_eq!(report.settled_removed, 1);
     assert!(!p.exists());
 }
+
+/// Peak memory of recovery and replay over a large backlog. Ignored by default (it writes
+/// `WEIR_BACKLOG_MB`, 256 by default, to the target directory):
+/// `WEIR_BACKLOG_MB=1024 cargo test -p weir-storage --release --test recovery -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn large_backlog_recovers_in_bounded_memory() {
+    fn peak_rss_kb() -> u64 {
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+    let mb: u64 = std::env::var("WEIR_BACKLOG_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path();
+    let (batch_bytes, n) = batch(0, 120, 230);
+    {
+        let (store, _) = Store::open(root, Options::default()).unwrap();
+        let mut written = 0u64;
+        while written < mb << 20 {
+            let mut w = store
+                .create("tail.0", "t", Signal::Logs, &["a", "b"])
+                .unwrap();
+            while w.bytes() < 2 << 20 {
+                w.append(&batch_bytes, n).unwrap();
+            }
+            written += w.close().unwrap().bytes;
+        }
+    }
+    let before = peak_rss_kb();
+    let start = std::time::Instant::now();
+    let (store, report) = Store::open(root, checked()).unwrap();
+    let recovered = start.elapsed();
+    let mut records = 0;
+    for c in &report.chunks {
+        records += store.read(&c.id).unwrap().records;
+    }
+    let replayed = start.elapsed();
+    assert_eq!(records, report.records());
+    eprintln!(
+        "backlog {} MiB in {} chunks: recovery {:?}, recovery and replay {:?}; peak RSS {} MiB before, {} MiB after",
+        report.bytes() >> 20,
+        report.chunks.len(),
+        recovered,
+        replayed,
+        before / 1024,
+        peak_rss_kb() / 1024
+    );
+}

@@ -416,6 +416,67 @@ fn one_store_per_root() {
     assert_eq!(report.foreign, 0);
 }
 
+#[test]
+fn handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+    send_sync::<weir_storage::ChunkWriter>();
+    send_sync::<weir_storage::Durable>();
+}
+
+#[test]
+fn concurrent_writers_and_acks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(
+        dir.path(),
+        Options {
+            sync: SyncMode::Full,
+            sync_interval: Duration::from_millis(2),
+            ..Options::default()
+        },
+    );
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut done = Vec::new();
+                for c in 0..5u64 {
+                    let stream = format!("in.{t}");
+                    let mut w = store
+                        .create(&stream, "t", Signal::Logs, &["a", "b"])
+                        .unwrap();
+                    for i in 0..10u64 {
+                        let first = t * 10_000 + c * 100 + i * 10;
+                        let (b, n) = batch(first, first + 10, 40);
+                        let ticket = w.append(&b, n).unwrap();
+                        store.wait_durable(ticket).unwrap();
+                    }
+                    let info = w.close().unwrap();
+                    store.ack(&info.id, "a").unwrap();
+                    done.push(info.id);
+                }
+                done
+            })
+        })
+        .collect();
+    let ids: Vec<_> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(store.output_chunks("a"), vec![]);
+    assert_eq!(store.output_chunks("b").len(), 20);
+    let mut all: Vec<u64> = ids.iter().flat_map(|id| chunk_ids(&store, id)).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 2000);
+    drop(store);
+    let (_s, report) = Store::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(report.chunks.len(), 20);
+    assert_eq!(report.records(), 2000);
+    assert!(report.chunks.iter().all(|c| c.owed.len() == 1));
+}
+
 /// Polls a future on this thread until it is ready, parking between wakes.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::sync::Arc;
