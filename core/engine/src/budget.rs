@@ -17,6 +17,8 @@ pub(crate) struct MemBudget {
     used: AtomicU64,
     /// Most bytes ever buffered at once: how much memory this input's data really needed.
     peak: AtomicU64,
+    /// Chunks of this input in memory: open, or closed and not yet done with.
+    chunks: AtomicU64,
     paused: AtomicBool,
     released: Notify,
     pub pauses: crate::metrics::Counter,
@@ -30,6 +32,7 @@ impl MemBudget {
             limit: limit.filter(|l| *l > 0),
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            chunks: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             released: Notify::new(),
             pauses: Default::default(),
@@ -56,6 +59,26 @@ impl MemBudget {
     /// Most bytes buffered at once so far.
     pub fn peak(&self) -> u64 {
         self.peak.load(Ordering::Relaxed)
+    }
+
+    /// A chunk of this input started (it ends when its [`Tracked`] is dropped).
+    pub fn chunk_started(&self) {
+        self.chunks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Chunks of this input in memory.
+    pub fn chunks(&self) -> u64 {
+        self.chunks.load(Ordering::Relaxed)
+    }
+
+    /// The limit, if any.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Whether this input is over its own limit now.
+    pub fn is_over(&self) -> bool {
+        self.over_own()
     }
 
     pub fn release(&self, n: usize) {
@@ -145,6 +168,11 @@ impl Drop for Tracked {
     fn drop(&mut self) {
         if let Some(b) = &self.budget {
             b.release(self.chunk.size());
+            // Saturating: replayed chunks are charged to the backlog's budget without having
+            // been started there.
+            let _ = b
+                .chunks
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
         }
     }
 }

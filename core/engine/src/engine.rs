@@ -67,8 +67,9 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     }
 
     // The HTTP server binds first: a port already taken fails before anything else starts.
+    // It serves once the inputs exist (their buffers are part of what it shows).
     let stop_http = CancellationToken::new();
-    let http_task = if service.http_server {
+    let http_listener = if service.http_server {
         let addr = format!("{}:{}", service.http_listen, service.http_port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -82,15 +83,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             service.http_listen,
             service.http_port
         );
-        let state = crate::http::ApiState {
-            metrics: metrics.clone(),
-            started,
-        };
-        Some(tokio::spawn(crate::http::serve(
-            listener,
-            state,
-            stop_http.clone(),
-        )))
+        Some(listener)
     } else {
         None
     };
@@ -144,6 +137,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         .collect();
     let cancel_inputs = CancellationToken::new();
     let mut budgets: Vec<(Arc<str>, Arc<MemBudget>)> = Vec::new();
+    let mut filesystem_inputs: Vec<Arc<str>> = Vec::new();
     let process_budget = Arc::new(MemBudget::new(service.memory_limit));
     if let Some(l) = service.memory_limit {
         crate::info!(
@@ -162,6 +156,9 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             process_budget.clone(),
         ));
         budgets.push((slot.name.clone(), budget.clone()));
+        if slot.filesystem {
+            filesystem_inputs.push(slot.name.clone());
+        }
         let file_store = if slot.filesystem {
             store.clone().map(|st| (st, slot.name.clone()))
         } else {
@@ -187,6 +184,21 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             }
         });
     }
+    let http_task = http_listener.map(|listener| {
+        let state = crate::http::ApiState {
+            metrics: metrics.clone(),
+            started,
+            storage: Arc::new(crate::http::StorageView {
+                store: store.clone(),
+                inputs: budgets
+                    .iter()
+                    .map(|(n, b)| (n.clone(), b.clone(), filesystem_inputs.contains(n)))
+                    .collect(),
+            }),
+        };
+        tokio::spawn(crate::http::serve(listener, state, stop_http.clone()))
+    });
+
     // Emitters stop after the other inputs, so what filters re-emit while inputs wind down is kept.
     let cancel_emitters = CancellationToken::new();
     let mut emitter_tasks = tokio::task::JoinSet::new();

@@ -356,14 +356,18 @@ impl Ingest {
             }
             let oc = match map.get_mut(tag) {
                 Some(oc) => oc,
-                None => map.entry(Arc::from(tag)).or_insert_with(|| OpenChunk {
-                    // Grown as needed: reserving 2 MiB per open chunk would cost real memory
-                    // with many tags (tail over hundreds of files).
-                    data: Vec::with_capacity(data.len().max(4096)),
-                    records: 0,
-                    created: Instant::now(),
-                    writer: store
-                        .and_then(|(store, stream)| self.create_file(&store, &stream, tag, signal)),
+                None => map.entry(Arc::from(tag)).or_insert_with(|| {
+                    budget.chunk_started();
+                    OpenChunk {
+                        // Grown as needed: reserving 2 MiB per open chunk would cost real memory
+                        // with many tags (tail over hundreds of files).
+                        data: Vec::with_capacity(data.len().max(4096)),
+                        records: 0,
+                        created: Instant::now(),
+                        writer: store.and_then(|(store, stream)| {
+                            self.create_file(&store, &stream, tag, signal)
+                        }),
+                    }
                 }),
             };
             oc.data.extend_from_slice(data);
