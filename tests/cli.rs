@@ -205,3 +205,43 @@ fn plugins_listing_snapshot() {
     insta::assert_snapshot!("plugins_grep", run(&["plugins", "grep"]));
     insta::assert_snapshot!("plugins_stdout_output", run(&["-o", "stdout", "-h"]));
 }
+
+/// `/api/v1/storage` answers in Fluent Bit's shape for a memory pipeline by default, and not at
+/// all with `storage.metrics off`.
+#[test]
+fn storage_endpoint_follows_storage_metrics() {
+    for (metrics, expect) in [("on", 200), ("off", 404)] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("weir.yaml");
+        write(
+            &conf,
+            &format!(
+                "service:\n  http_server: on\n  http_listen: 127.0.0.1\n  http_port: {port}\n  storage.metrics: {metrics}\npipeline:\n  inputs:\n    - name: dummy\n  outputs:\n    - name: 'null'\n      match: '*'\n"
+            ),
+        );
+        let mut c = cmd();
+        c.arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null());
+        let child = c.spawn().unwrap();
+        let got = wait_for(Duration::from_secs(10), || {
+            http_get(port, "/api/v1/storage")
+        });
+        signal(&child, "TERM");
+        let _ = wait_output(child, Duration::from_secs(15));
+        let (status, body) = got.expect("the server answers");
+        assert_eq!(status, expect, "storage.metrics {metrics}: {body}");
+        if expect == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert!(v["storage_layer"]["chunks"]["mem_chunks"].is_u64(), "{v}");
+            assert!(
+                v["input_chunks"]["dummy.0"]["status"]["overlimit"].is_boolean(),
+                "{v}"
+            );
+            assert_eq!(v["storage_layer"]["chunks"]["fs_chunks"], 0);
+        }
+    }
+}

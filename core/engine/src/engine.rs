@@ -189,6 +189,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             metrics: metrics.clone(),
             started,
             storage: Arc::new(crate::http::StorageView {
+                enabled: service.storage.metrics,
                 store: store.clone(),
                 inputs: budgets
                     .iter()
@@ -244,8 +245,12 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     })
     .await;
     emitter_tasks.abort_all();
-    if let Some(t) = replay_task {
-        // Stop handing out the backlog: what was not read yet stays on disk for next time.
+    if let Some(mut t) = replay_task {
+        // With storage.backlog.flush_on_shutdown the backlog keeps going out within grace;
+        // otherwise, or past grace, what was not read yet stays on disk for next time.
+        if service.storage.backlog_flush_on_shutdown {
+            let _ = tokio::time::timeout_at(deadline, &mut t).await;
+        }
         t.abort();
         let _ = t.await;
     }

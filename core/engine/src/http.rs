@@ -27,6 +27,8 @@ pub struct ApiState {
 
 /// What `/api/v1/storage` reads: the store, if any, and each input's buffer.
 pub(crate) struct StorageView {
+    /// `storage.metrics`: whether `/api/v1/storage` is served.
+    pub enabled: bool,
     pub store: Option<weir_storage::Store>,
     /// Input name, its memory budget, whether it has filesystem storage.
     pub inputs: Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>,
@@ -94,7 +96,7 @@ fn route(state: &ApiState, req: &Request<Incoming>) -> Response<Full<hyper::body
             json(&serde_json::json!({ "uptime_sec": secs, "uptime_hr": uptime_hr(secs) }))
         }
         "/api/v1/metrics" => json(&state.metrics.to_json_v1()),
-        "/api/v1/storage" => json(&storage_json(&state.storage)),
+        "/api/v1/storage" if state.storage.enabled => json(&storage_json(&state.storage)),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

@@ -81,8 +81,8 @@ pub static SERVICE_PARAMS: &[ParamSpec] = &[
         .default("off")
         .desc("Delete chunks that cannot be read instead of keeping them aside."),
     ParamSpec::bool("storage.metrics")
-        .default("off")
-        .desc("Report storage metrics."),
+        .default("on")
+        .desc("Serve /api/v1/storage on the HTTP server (Fluent Bit's default is on too)."),
     ParamSpec::bool("storage.keep.rejected")
         .default("off")
         .desc("Keep chunks that outputs rejected in a dead-letter directory."),
@@ -266,7 +266,7 @@ impl ServiceConfig {
                 delete_irrecoverable_chunks: p
                     .bool("storage.delete_irrecoverable_chunks")
                     .unwrap_or(false),
-                metrics: p.bool("storage.metrics").unwrap_or(false),
+                metrics: p.bool("storage.metrics").unwrap_or(true),
                 keep_rejected: p.bool("storage.keep.rejected").unwrap_or(false),
                 rejected_path: p
                     .str("storage.rejected.path")
