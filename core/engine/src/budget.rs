@@ -154,20 +154,115 @@ impl MemBudget {
     }
 }
 
-/// A closed chunk with the budget it is charged to: dropping the last reference (when every
-/// output is done with it) releases its bytes.
+/// What outputs need to know of a chunk without its data.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkMeta {
+    pub id: u64,
+    pub tag: std::sync::Arc<str>,
+    pub signal: weir_event::Signal,
+    pub records: usize,
+    pub bytes: usize,
+    pub created: std::time::Instant,
+}
+
+impl ChunkMeta {
+    pub fn size(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// A closed chunk shared by the outputs it is routed to, with the budget it is charged to:
+/// dropping the last reference (when every output is done with it) releases its bytes.
+///
+/// A chunk that also lives in a file (filesystem storage) does not have to stay in memory
+/// while it waits for a retry: [`Tracked::unload`] drops its data and [`Tracked::load`] reads
+/// it back from the file for the next attempt, so an outage of the destination fills the
+/// disk, not the memory.
 #[derive(Debug)]
 pub(crate) struct Tracked {
-    pub chunk: Chunk,
+    pub meta: ChunkMeta,
+    loaded: std::sync::Mutex<Option<std::sync::Arc<Chunk>>>,
     pub budget: Option<std::sync::Arc<MemBudget>>,
     /// The chunk's file, when its input has filesystem storage.
     pub stored: Option<crate::storage::Stored>,
 }
 
+impl Tracked {
+    pub fn new(
+        chunk: Chunk,
+        budget: Option<std::sync::Arc<MemBudget>>,
+        stored: Option<crate::storage::Stored>,
+    ) -> Self {
+        let meta = ChunkMeta {
+            id: chunk.id,
+            tag: chunk.tag.clone(),
+            signal: chunk.signal,
+            records: chunk.records,
+            bytes: chunk.size(),
+            created: chunk.created,
+        };
+        Self {
+            meta,
+            loaded: std::sync::Mutex::new(Some(std::sync::Arc::new(chunk))),
+            budget,
+            stored,
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<std::sync::Arc<Chunk>>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The chunk with its data, for a delivery attempt: from memory, or read back from its
+    /// file (and kept for the other outputs). None when it is in neither.
+    pub async fn load(&self) -> Result<std::sync::Arc<Chunk>, String> {
+        if let Some(c) = self.slot().clone() {
+            return Ok(c);
+        }
+        let Some(stored) = &self.stored else {
+            return Err("the chunk's data is gone".into());
+        };
+        let data = stored.read().await?;
+        let chunk = std::sync::Arc::new(Chunk {
+            id: self.meta.id,
+            tag: self.meta.tag.clone(),
+            signal: self.meta.signal,
+            records: self.meta.records,
+            data,
+            created: self.meta.created,
+        });
+        let mut slot = self.slot();
+        if let Some(c) = slot.clone() {
+            // Another output read it back meanwhile.
+            return Ok(c);
+        }
+        if let Some(b) = &self.budget {
+            b.charge(self.meta.bytes);
+        }
+        *slot = Some(chunk.clone());
+        Ok(chunk)
+    }
+
+    /// Drops the data of a chunk that has a file, while it waits (see [`Tracked::load`]).
+    pub fn unload(&self) {
+        if self.stored.is_none() {
+            return;
+        }
+        if self.slot().take().is_some() {
+            if let Some(b) = &self.budget {
+                b.release(self.meta.bytes);
+            }
+        }
+    }
+}
+
 impl Drop for Tracked {
     fn drop(&mut self) {
+        let loaded = self.slot().is_some();
         if let Some(b) = &self.budget {
-            b.release(self.chunk.size());
+            if loaded {
+                b.release(self.meta.bytes);
+            }
             // Saturating: replayed chunks are charged to the backlog's budget without having
             // been started there.
             let _ = b

@@ -183,8 +183,8 @@ impl Shared {
                 None
             }
         });
-        let chunk = Arc::new(Tracked {
-            chunk: Chunk {
+        let chunk = Arc::new(Tracked::new(
+            Chunk {
                 id: self.chunk_seq.fetch_add(1, Ordering::Relaxed),
                 tag,
                 signal,
@@ -192,23 +192,23 @@ impl Shared {
                 records: oc.records,
                 created: oc.created,
             },
-            budget: Some(budget.clone()),
+            Some(budget.clone()),
             stored,
-        });
-        if chunk.chunk.records == 0 {
+        ));
+        if chunk.meta.records == 0 {
             return;
         }
         let routes: Vec<&OutputHandle> = self
             .outputs
             .iter()
-            .filter(|o| o.matcher.matches(&chunk.chunk.tag))
+            .filter(|o| o.matcher.matches(&chunk.meta.tag))
             .collect();
         if routes.is_empty() {
             crate::debug!(
                 "router",
                 "no output matches tag '{}': {} records discarded",
-                chunk.chunk.tag,
-                chunk.chunk.records
+                chunk.meta.tag,
+                chunk.meta.records
             );
             return;
         }

@@ -1,7 +1,7 @@
 //! Running outputs: a queue per output instance, bounded flush concurrency (`workers`), and
 //! retries with backoff owned by the engine.
 
-use crate::budget::Tracked;
+use crate::budget::{ChunkMeta, Tracked};
 use crate::context::OutputContext;
 use crate::metrics::OutputMetrics;
 use crate::pending::Pending;
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
-use weir_event::Chunk;
 
 /// What the dispatcher holds for each output: how to match and where to queue.
 pub(crate) struct OutputHandle {
@@ -90,7 +89,7 @@ pub(crate) async fn run(
             workers.clone(),
         );
         tasks.spawn(async move {
-            let outcome = deliver(&rt, &chunk.chunk, &workers, &draining).await;
+            let outcome = deliver(&rt, &chunk, &workers, &draining).await;
             // A chunk with a file records this output's final answer in it, so a restart
             // sends it only where it is still owed.
             if let (Some(stored), Some(ok)) = (&chunk.stored, outcome) {
@@ -111,18 +110,41 @@ pub(crate) async fn run(
 /// it (an error, or retries exhausted), `None` when delivery was abandoned at shutdown.
 async fn deliver(
     rt: &OutputRuntime,
-    chunk: &Chunk,
+    tracked: &Tracked,
     workers: &Semaphore,
     draining: &CancellationToken,
 ) -> Option<bool> {
     let mut rng = fastrand::Rng::new();
     let mut attempt: u32 = 0;
+    let chunk = &tracked.meta;
     loop {
         let result = {
             let Ok(_permit) = workers.acquire().await else {
                 return None;
             };
-            rt.output.flush(chunk, &rt.ctx).await
+            match tracked.load().await {
+                Ok(data) => rt.output.flush(&data, &rt.ctx).await,
+                // Dropped for this output meanwhile (drop_oldest): already settled and counted.
+                Err(_)
+                    if tracked
+                        .stored
+                        .as_ref()
+                        .is_some_and(|s| !s.owes(&rt.ctx.name)) =>
+                {
+                    return None
+                }
+                Err(e) => {
+                    crate::error!(
+                        "engine",
+                        "chunk '{}' cannot be delivered to {}: {}",
+                        chunk_name(chunk),
+                        rt.ctx.name,
+                        e
+                    );
+                    rt.metrics.dropped_records.add(chunk.records as u64);
+                    return Some(false);
+                }
+            }
         };
         let records = chunk.records as u64;
         match result {
@@ -170,6 +192,8 @@ async fn deliver(
                     return Some(false);
                 }
                 rt.metrics.retries.inc();
+                // A chunk with a file waits on disk only, and is read back for the retry.
+                tracked.unload();
                 let mut wait = rt.backoff.wait(attempt, &mut rng);
                 if draining.is_cancelled() {
                     // Shutting down: retry soon, within `grace`, instead of after a long backoff.
@@ -197,6 +221,6 @@ async fn deliver(
     }
 }
 
-fn chunk_name(chunk: &Chunk) -> String {
+fn chunk_name(chunk: &ChunkMeta) -> String {
     format!("{}-{}", chunk.id, chunk.signal.as_str())
 }

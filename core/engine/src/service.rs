@@ -70,7 +70,7 @@ pub static SERVICE_PARAMS: &[ParamSpec] = &[
         .desc("Verify chunk checksums when reading them back."),
     ParamSpec::int("storage.max_chunks_up")
         .default("128")
-        .desc("Chunks kept in memory at once with filesystem storage."),
+        .desc("Fluent Bit's bound on filesystem chunks in memory. Weir keeps such a chunk in memory only while it is written or delivered: one waiting for a retry is read back from its file."),
     ParamSpec::size("storage.backlog.mem_limit")
         .default("5M")
         .desc("Memory for replaying the backlog found at start."),

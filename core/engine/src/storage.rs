@@ -28,6 +28,34 @@ pub(crate) struct Stored {
 }
 
 impl Stored {
+    /// Whether the store still owes this chunk to `output` (it may have been dropped for it
+    /// by `drop_oldest` meanwhile).
+    pub fn owes(&self, output: &str) -> bool {
+        self.store
+            .info(&self.id)
+            .is_some_and(|i| i.owed.iter().any(|o| &**o == output))
+    }
+
+    /// Reads the chunk's events back from its file (for a retry after it was unloaded).
+    pub async fn read(&self) -> Result<Vec<u8>, String> {
+        let (store, id) = (self.store.clone(), self.id.clone());
+        match tokio::task::spawn_blocking(move || store.read(&id)).await {
+            Ok(Ok(d)) => {
+                if d.lost_records > 0 || d.lost_unknown {
+                    crate::warn!(
+                        "storage",
+                        "chunk {:?}: {} records in damaged blocks were lost",
+                        self.id,
+                        d.lost_records
+                    );
+                }
+                Ok(d.events)
+            }
+            Ok(Err(e)) => Err(format!("cannot read chunk {:?}: {e}", self.id)),
+            Err(e) => Err(format!("cannot read chunk {:?}: {e}", self.id)),
+        }
+    }
+
     /// Records an output's final answer: accepted (`ok`) or given up. Never fails the
     /// delivery: a file that cannot be updated means at worst a repeat after a restart.
     pub async fn settle(&self, output: &str, ok: bool) {
@@ -188,8 +216,8 @@ pub(crate) async fn replay(
         }
         budget.charge(data.events.len());
         sent += data.records;
-        let tracked = Tracked {
-            chunk: Chunk {
+        let tracked = Tracked::new(
+            Chunk {
                 id: shared.next_chunk_id(),
                 tag: info.tag.clone(),
                 signal: info.signal,
@@ -197,12 +225,12 @@ pub(crate) async fn replay(
                 data: data.events,
                 created: std::time::Instant::now(),
             },
-            budget: Some(budget.clone()),
-            stored: Some(Stored {
+            Some(budget.clone()),
+            Some(Stored {
                 store: store.clone(),
                 id: info.id.clone(),
             }),
-        };
+        );
         shared.dispatch_to(Arc::new(tracked), &owed);
     }
     if sent > 0 {
