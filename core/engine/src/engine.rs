@@ -248,11 +248,13 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     if let Some(mut t) = replay_task {
         // With storage.backlog.flush_on_shutdown the backlog keeps going out within grace;
         // otherwise, or past grace, what was not read yet stays on disk for next time.
-        if service.storage.backlog_flush_on_shutdown {
-            let _ = tokio::time::timeout_at(deadline, &mut t).await;
+        // (A finished JoinHandle must not be awaited again: it panics.)
+        let finished = service.storage.backlog_flush_on_shutdown
+            && tokio::time::timeout_at(deadline, &mut t).await.is_ok();
+        if !finished {
+            t.abort();
+            let _ = t.await;
         }
-        t.abort();
-        let _ = t.await;
     }
     // 2. Everything buffered goes to the outputs.
     stop_flush.cancel();
