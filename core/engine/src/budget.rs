@@ -21,7 +21,8 @@ pub(crate) struct MemBudget {
     chunks: AtomicU64,
     paused: AtomicBool,
     released: Notify,
-    pub pauses: crate::metrics::Counter,
+    /// Times the owner was paused by this budget (shown as the input's `pauses` metric).
+    pub pauses: std::sync::Arc<crate::metrics::Counter>,
     /// The process-wide budget this one also charges, if any.
     parent: Option<std::sync::Arc<MemBudget>>,
 }
@@ -35,9 +36,15 @@ impl MemBudget {
             chunks: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             released: Notify::new(),
-            pauses: Default::default(),
+            pauses: std::sync::Arc::new(crate::metrics::Counter::default()),
             parent: None,
         }
+    }
+
+    /// Counts pauses in `counter` (an input's metric) instead of a private one.
+    pub fn counting_pauses(mut self, counter: std::sync::Arc<crate::metrics::Counter>) -> Self {
+        self.pauses = counter;
+        self
     }
 
     /// A budget that also charges `parent` (an input's, charging the process's).

@@ -192,7 +192,9 @@ impl InputContext {
         self.metrics.records.add(records as u64);
         self.metrics.bytes.add(data.len() as u64);
         // An output whose disk budget is full and set to block holds the input here.
-        self.ingest.wait_for_disk(&self.name, tag, data.len()).await;
+        if self.ingest.wait_for_disk(&self.name, tag, data.len()).await {
+            self.metrics.counter("pauses").inc();
+        }
         if let Some(t) = self
             .ingest
             .ingest(&self.name, self.plugin, signal, tag, data, records)

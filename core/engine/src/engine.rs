@@ -151,10 +151,10 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     for slot in inputs {
         let component = format!("input:{}:{}", slot.plugin, slot.name);
         crate::info!(component, "initializing");
-        let budget = Arc::new(MemBudget::with_parent(
-            slot.mem_buf_limit,
-            process_budget.clone(),
-        ));
+        let budget = Arc::new(
+            MemBudget::with_parent(slot.mem_buf_limit, process_budget.clone())
+                .counting_pauses(slot.metrics.counter("pauses")),
+        );
         budgets.push((slot.name.clone(), budget.clone()));
         if slot.filesystem {
             filesystem_inputs.push(slot.name.clone());

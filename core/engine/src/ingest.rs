@@ -446,8 +446,10 @@ impl Ingest {
     /// `storage.when_full block`: waits, before `incoming` bytes are written for `tag`, until
     /// every output that blocks has room for them under its `storage.total_limit_size`.
     /// The input is paused meanwhile (logged as Fluent Bit logs pauses).
-    pub async fn wait_for_disk(&self, input: &str, tag: &str, incoming: usize) {
-        let Some(store) = self.store() else { return };
+    pub async fn wait_for_disk(&self, input: &str, tag: &str, incoming: usize) -> bool {
+        let Some(store) = self.store() else {
+            return false;
+        };
         let incoming = incoming as u64;
         let full = || {
             self.shared
@@ -462,7 +464,7 @@ impl Ingest {
                 .find(|(o, l)| store.output_bytes(&o.name) + incoming > l.bytes)
                 .map(|(o, _)| o.name.clone())
         };
-        let Some(output) = full() else { return };
+        let Some(output) = full() else { return false };
         crate::warn!(
             "input",
             "{} paused (storage.total_limit_size of {} reached)",
@@ -480,6 +482,7 @@ impl Ingest {
             input,
             output
         );
+        true
     }
 
     /// Starts the file of a new chunk, owed to the outputs its tag routes to now.

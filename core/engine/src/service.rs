@@ -301,7 +301,7 @@ pub static INPUT_COMMON_PARAMS: &[ParamSpec] = &[
         .desc("Buffering: memory or filesystem."),
     ParamSpec::bool("storage.pause_on_chunks_overlimit")
         .default("off")
-        .desc("Pause the input when storage.max_chunks_up is reached."),
+        .desc("Fluent Bit pauses the input when storage.max_chunks_up is reached. Weir never holds waiting filesystem chunks in memory, so there is no such limit to reach; memory_limit and mem_buf_limit pause inputs instead."),
     ParamSpec::bool("threaded")
         .default("off")
         .desc("Accepted for compatibility: every Weir input already runs as its own task."),

@@ -93,7 +93,12 @@ async fn slow_output_pauses_the_input_and_loses_nothing() {
         bundled_parsers: None,
     };
     let p = weir_core::build(&cfg, &r, &opts).unwrap();
+    let metrics = p.metrics.clone();
     let report = weir_core::run(p).await.unwrap();
+    let pauses = metrics.to_json_v1()["input"]["fast.0"]["pauses"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(pauses > 0, "pauses are counted in the input's metrics");
     assert_eq!(report.pending, 0);
     assert_eq!(DELIVERED.load(Ordering::SeqCst), 200 * 50);
     // Each batch is under 1 KiB, so with the input paused past 8 KiB (8,000 bytes) what is
