@@ -121,7 +121,8 @@ impl MemBudget {
             p.paused.store(true, Ordering::Release);
         }
         self.pauses.inc();
-        if self.over_own() {
+        let own = self.over_own();
+        if own {
             crate::warn!("input", "{} paused (mem buf overlimit)", name);
         } else {
             crate::warn!("input", "{} paused (process memory_limit reached)", name);
@@ -157,7 +158,11 @@ impl MemBudget {
             flush();
         }
         self.paused.store(false, Ordering::Release);
-        crate::info!("input", "{} resume (mem buf overlimit)", name);
+        if own {
+            crate::info!("input", "{} resume (mem buf overlimit)", name);
+        } else {
+            crate::info!("input", "{} resume (process memory_limit)", name);
+        }
     }
 }
 
