@@ -20,6 +20,8 @@ pub struct BuildContext {
     pub parsers: Arc<ParserRegistry>,
     /// Directory of the main configuration file: relative paths resolve against it.
     pub config_dir: PathBuf,
+    /// The process's counters (what the `fluentbit_metrics` input reports).
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub(crate) emitters: Mutex<Vec<EmitterRequest>>,
 }
 
@@ -49,6 +51,7 @@ impl BuildContext {
             service,
             parsers,
             config_dir,
+            metrics: Arc::default(),
             emitters: Mutex::new(Vec::new()),
         }
     }

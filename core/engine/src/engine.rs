@@ -196,6 +196,7 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
                     .map(|(n, b)| (n.clone(), b.clone(), filesystem_inputs.contains(n)))
                     .collect(),
             }),
+            reload: None,
         };
         tokio::spawn(crate::http::serve(listener, state, stop_http.clone()))
     });

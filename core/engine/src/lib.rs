@@ -22,6 +22,7 @@ pub(crate) mod output;
 pub(crate) mod pending;
 pub mod pipeline;
 pub mod plugin;
+pub mod reload;
 pub mod router;
 pub mod scheduler;
 pub mod service;

@@ -47,7 +47,8 @@ impl InputMetrics {
         c
     }
 
-    fn extras(&self) -> Vec<(&'static str, u64)> {
+    /// Plugin-specific counters (tail's `files_opened`) and their values.
+    pub fn extras(&self) -> Vec<(&'static str, u64)> {
         self.extra
             .read()
             .map(|v| v.iter().map(|(n, c)| (*n, c.get())).collect())
@@ -76,17 +77,64 @@ pub struct OutputMetrics {
     pub retried_records: Counter,
 }
 
-/// Every instance's counters, by instance name (`tail.0`), in configuration order.
-#[derive(Debug, Default)]
+/// Every instance's counters, by instance name (`tail.0`), in configuration order, and the
+/// process-wide figures. One `Metrics` lives as long as the process: a hot reload keeps it,
+/// so the counters of components a reload leaves alone keep counting.
+#[derive(Debug)]
 pub struct Metrics {
     inputs: RwLock<Vec<(Arc<str>, Arc<InputMetrics>)>>,
     filters: RwLock<Vec<(Arc<str>, Arc<FilterMetrics>)>>,
     outputs: RwLock<Vec<(Arc<str>, Arc<OutputMetrics>)>>,
+    /// When the process started (for `fluentbit_process_start_time_seconds` and uptime).
+    pub started_at: std::time::SystemTime,
+    pub started: std::time::Instant,
+    /// Hot reloads that took effect (`fluentbit_hot_reloaded_times`).
+    pub hot_reloads: Counter,
+    /// The filesystem store, once the engine has opened it (for storage metrics).
+    pub store: std::sync::OnceLock<weir_storage::Store>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            inputs: RwLock::default(),
+            filters: RwLock::default(),
+            outputs: RwLock::default(),
+            started_at: std::time::SystemTime::now(),
+            started: std::time::Instant::now(),
+            hot_reloads: Counter::default(),
+            store: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl Metrics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Names and counters of every input instance, in configuration order.
+    pub fn inputs(&self) -> Vec<(Arc<str>, Arc<InputMetrics>)> {
+        self.inputs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Names and counters of every filter instance, in configuration order.
+    pub fn filters(&self) -> Vec<(Arc<str>, Arc<FilterMetrics>)> {
+        self.filters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Names and counters of every output instance, in configuration order.
+    pub fn outputs(&self) -> Vec<(Arc<str>, Arc<OutputMetrics>)> {
+        self.outputs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn add_input(&self, name: Arc<str>) -> Arc<InputMetrics> {

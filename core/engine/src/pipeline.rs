@@ -93,6 +93,7 @@ pub fn build(
         service: service.clone(),
         parsers: parsers.clone(),
         config_dir: opts.config_dir.clone(),
+        metrics: metrics.clone(),
         names: InstanceNames::default(),
     };
 
@@ -210,6 +211,7 @@ struct Builder<'a> {
     service: Arc<ServiceConfig>,
     parsers: Arc<ParserRegistry>,
     config_dir: PathBuf,
+    metrics: Arc<Metrics>,
     names: InstanceNames,
 }
 
@@ -232,12 +234,13 @@ impl Builder<'_> {
         let (d, params) = resolve(self.registry, kind, section, common)?;
         let name = self.names.assign(d.name, &params)?;
         apply_log_level(&params, &format!("{}:{}:{}", kind.as_str(), d.name, name))?;
-        let ctx = BuildContext::new(
+        let mut ctx = BuildContext::new(
             name.clone(),
             self.service.clone(),
             self.parsers.clone(),
             self.config_dir.clone(),
         );
+        ctx.metrics = self.metrics.clone();
         Ok(Declared {
             d,
             params,

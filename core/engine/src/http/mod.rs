@@ -23,6 +23,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     pub started: Instant,
     pub(crate) storage: Arc<StorageView>,
+    /// Hot reload, when the engine offers it (`/api/v2/reload`).
+    pub reload: Option<Arc<dyn crate::reload::ReloadControl>>,
 }
 
 /// What `/api/v1/storage` reads: the store, if any, and each input's buffer.
