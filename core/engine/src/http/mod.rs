@@ -7,11 +7,12 @@ use crate::metrics::Metrics;
 use bytes_body::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub mod server;
 
 mod bytes_body {
     pub use http_body_util::Full;
@@ -36,44 +37,14 @@ pub(crate) struct StorageView {
     pub inputs: Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>,
 }
 
-/// Most connections served at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 64;
-
-/// Serves until `stop` fires.
+/// Serves until `stop` fires, over HTTP/1.1 and h2c (see [`server`]).
 pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationToken) {
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = stop.cancelled() => return,
-        };
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    crate::debug!("http_server", "accept failed: {}", e);
-                    continue;
-                }
-            },
-            _ = stop.cancelled() => return,
-        };
+    let state = Arc::new(state);
+    server::serve(listener, stop, "http_server", move |req| {
         let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(&state, &req)) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.cancelled() => conn.as_mut().graceful_shutdown(),
-            }
-            drop(permit);
-        });
-    }
+        async move { route(&state, &req) }
+    })
+    .await
 }
 
 fn route(state: &ApiState, req: &Request<Incoming>) -> Response<Full<hyper::body::Bytes>> {
