@@ -8,7 +8,8 @@
 //! Start reading at [`event`] (the encoded form and how to walk it without decoding), then
 //! [`chunk`]. [`view`] looks into a record's map without decoding it; [`value`] converts to and
 //! from [`rmpv::Value`] when a plugin must rewrite a record; [`json`] writes records as JSON.
-//! [`accessor`] implements Fluent Bit's record accessor (`$key['sub'][0]`).
+//! [`accessor`] implements Fluent Bit's record accessor (`$key['sub'][0]`). [`metric`] carries
+//! metrics samples as events.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod accessor;
 pub mod chunk;
 pub mod event;
 pub mod json;
+pub mod metric;
 pub mod print;
 pub mod time;
 pub mod value;
