@@ -18,6 +18,7 @@ pub mod http;
 pub(crate) mod ingest;
 pub mod log;
 pub mod metrics;
+pub mod metrics_export;
 pub(crate) mod output;
 pub(crate) mod pending;
 pub mod pipeline;
