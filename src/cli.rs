@@ -8,7 +8,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::path::PathBuf;
 
 /// What the user asked for.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Cli {
     pub config: Option<PathBuf>,
     pub pipeline: Vec<CliPlugin>,
@@ -30,7 +30,7 @@ pub struct Cli {
 }
 
 /// `weir plugins [NAME] [--json]`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PluginsCommand {
     pub name: Option<String>,
     pub json: bool,

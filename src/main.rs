@@ -67,6 +67,7 @@ fn main() -> ExitCode {
     let opts = weir_core::BuildOptions {
         config_dir,
         bundled_parsers: Some(BUNDLED_PARSERS),
+        metrics: None,
     };
     let pipeline = match weir_core::build(&config, &registry, &opts) {
         Ok(p) => p,
@@ -98,7 +99,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(weir_core::run(pipeline)) {
+    // A reload reads the same file again, with the same command-line additions.
+    let rebuild: Option<weir_core::Rebuild> = cli.config.is_some().then(|| {
+        let cli = cli.clone();
+        let rebuild: weir_core::Rebuild = std::sync::Arc::new(move |metrics| {
+            let registry = weir_plugins::registry();
+            let (config, config_dir) = load_config(&cli).map_err(|e| e.to_string())?;
+            for w in &config.warnings {
+                weir_core::warn!("config", "{}", w);
+            }
+            let opts = weir_core::BuildOptions {
+                config_dir,
+                bundled_parsers: Some(BUNDLED_PARSERS),
+                metrics: Some(metrics),
+            };
+            weir_core::build(&config, &registry, &opts).map_err(|e| e.to_string())
+        });
+        rebuild
+    });
+    match runtime.block_on(weir_core::run_with_reload(pipeline, rebuild)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             weir_core::error!("engine", "{}", e);

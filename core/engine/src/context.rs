@@ -30,7 +30,12 @@ pub(crate) struct EmitterRequest {
     pub rx: mpsc::UnboundedReceiver<EmitBatch>,
     /// Bytes queued to the emitter and not yet ingested by it, bounded by its memory limit.
     pub queued: Arc<MemBudget>,
+    /// The emitter's counters, shown as an input's.
+    pub metrics: Arc<InputMetrics>,
 }
+
+/// The queue of every running emitter, by name: replaced when a hot reload adds or removes one.
+pub(crate) type EmitterQueues = std::sync::RwLock<Arc<[(Arc<str>, Arc<MemBudget>)]>>;
 
 /// Events re-emitted into the pipeline by a filter.
 pub(crate) struct EmitBatch {
@@ -81,6 +86,7 @@ impl BuildContext {
             .push(EmitterRequest {
                 name: name.clone(),
                 rx,
+                metrics: Arc::default(),
                 queued: queued.clone(),
             });
         Emitter { name, tx, queued }
@@ -135,7 +141,7 @@ pub struct InputContext {
     pub(crate) ingest: Ingest,
     pub(crate) budget: Arc<MemBudget>,
     /// The queues of the emitters this input may feed through filters (never its own).
-    pub(crate) emitter_queues: Arc<[(Arc<str>, Arc<MemBudget>)]>,
+    pub(crate) emitter_queues: Arc<EmitterQueues>,
     /// The store's ticket for this input's latest write, with filesystem storage.
     pub(crate) last_ticket: Option<weir_storage::Ticket>,
 }
@@ -209,7 +215,12 @@ impl InputContext {
         self.budget.wait_below(&self.name, || ingest.flush()).await;
         // A filter may have re-emitted into an emitter whose queue is full: wait for it to
         // take in what it has, rather than letting it drop records as Fluent Bit does.
-        for (name, queued) in self.emitter_queues.iter() {
+        let queues = self
+            .emitter_queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (name, queued) in queues.iter() {
             if **name != *self.name {
                 queued.wait_below(name, || {}).await;
             }

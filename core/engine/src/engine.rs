@@ -5,14 +5,12 @@
 //! closed and dispatched, then the engine waits up to `grace` for the outputs to deliver
 //! what they owe (pending retries are brought forward), and only then do outputs shut down.
 
-use crate::budget::MemBudget;
-use crate::context::InputContext;
 use crate::ingest::Shared;
-use crate::output;
-use crate::pending::Pending;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::running::{Running, RunningFilter};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Why the engine stopped.
@@ -42,24 +40,38 @@ pub enum StartError {
     Storage { path: String, message: String },
 }
 
+/// Builds the pipeline again from its sources (the configuration file, re-read), for a hot
+/// reload. Given the process's metrics; returns the configuration error as text.
+pub type Rebuild = Arc<dyn Fn(Arc<Metrics>) -> Result<Pipeline, String> + Send + Sync>;
+
 /// Runs the pipeline until a stop signal, then shuts down gracefully.
 pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
+    run_with_reload(pipeline, None).await
+}
+
+/// Like [`run`], with hot reload: `rebuild` reads the configuration again when a reload is
+/// asked for (over HTTP, by SIGHUP, or by `hot_reload.watch`).
+pub async fn run_with_reload(
+    pipeline: Pipeline,
+    rebuild: Option<Rebuild>,
+) -> Result<RunReport, StartError> {
     let Pipeline {
         service,
         metrics,
         inputs,
         filters,
         outputs,
-        emitters,
+        watch_files,
         ..
     } = pipeline;
-    let started = Instant::now();
     crate::info!(
         "weir",
         "version={}, pid={}",
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
+    // Signal handlers first: a SIGHUP or SIGTERM during start-up is not lost.
+    let mut signals = Signals::new();
     // Storage opens (and recovers what a previous run left) before anything runs.
     let storage = crate::storage::open(&service.storage).await?;
     if storage.is_none() {
@@ -88,57 +100,38 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         None
     };
 
-    let pending = Arc::new(Pending::default());
-    let draining = CancellationToken::new();
-    let mut handles = Vec::new();
-    let mut output_tasks = Vec::new();
-    let mut runtimes = Vec::new();
-    for slot in outputs {
-        let rt = Arc::new(slot.runtime);
-        let (handle, rx) = output::queue(&rt, slot.matcher);
-        crate::info!(rt.ctx.component, "worker #0 started");
-        output_tasks.push(tokio::spawn(output::run(
-            rt.clone(),
-            rx,
-            pending.clone(),
-            draining.clone(),
-        )));
-        runtimes.push(rt);
-        handles.push(handle);
-    }
-    let shared = Arc::new(Shared::new(filters, handles, pending.clone()));
     let (store, backlog) = match storage {
         Some((store, report)) => (Some(store), Some(report)),
         None => (None, None),
     };
+    if let Some(st) = &store {
+        let _ = metrics.store.set(st.clone());
+    }
+    let mut running = Running::new(service.clone(), metrics.clone(), store.clone(), outputs);
+    for f in filters {
+        let emitters = running.start_emitters(f.emitters);
+        running.filters.push(RunningFilter {
+            fingerprint: f.fingerprint,
+            instance: Arc::new(f.instance),
+            emitters,
+        });
+    }
+    running.publish_routes();
     // The backlog goes to the outputs alongside new data, one chunk at a time.
     let replay_task = match (&store, backlog) {
         (Some(store), Some(report)) if !report.chunks.is_empty() => {
             Some(tokio::spawn(crate::storage::replay(
                 store.clone(),
                 report,
-                shared.clone(),
+                running.shared.clone(),
                 service.storage.backlog_mem_limit,
             )))
         }
         _ => None,
     };
 
-    let stop_flush = CancellationToken::new();
-    let flush_task = tokio::spawn(flush_timer(
-        shared.clone(),
-        service.flush,
-        stop_flush.clone(),
-    ));
+    let mut flush = FlushTimer::start(running.shared.clone(), service.flush);
 
-    let emitter_queues: Arc<[(Arc<str>, Arc<MemBudget>)]> = emitters
-        .iter()
-        .map(|e| (e.name.clone(), e.queued.clone()))
-        .collect();
-    let cancel_inputs = CancellationToken::new();
-    let mut budgets: Vec<(Arc<str>, Arc<MemBudget>)> = Vec::new();
-    let mut filesystem_inputs: Vec<Arc<str>> = Vec::new();
-    let process_budget = Arc::new(MemBudget::new(service.memory_limit));
     if let Some(l) = service.memory_limit {
         crate::info!(
             "engine",
@@ -146,86 +139,74 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
             l
         );
     }
-    let exit = CancellationToken::new();
-    let mut input_tasks = tokio::task::JoinSet::new();
     for slot in inputs {
-        let component = format!("input:{}:{}", slot.plugin, slot.name);
-        crate::info!(component, "initializing");
-        let budget = Arc::new(
-            MemBudget::with_parent(slot.mem_buf_limit, process_budget.clone())
-                .counting_pauses(slot.metrics.counter("pauses")),
-        );
-        budgets.push((slot.name.clone(), budget.clone()));
-        if slot.filesystem {
-            filesystem_inputs.push(slot.name.clone());
-        }
-        let file_store = if slot.filesystem {
-            store.clone().map(|st| (st, slot.name.clone()))
-        } else {
-            None
-        };
-        let ctx = InputContext {
-            name: slot.name,
-            plugin: slot.plugin,
-            tag: slot.tag,
-            component: component.clone(),
-            cancel: cancel_inputs.clone(),
-            exit: exit.clone(),
-            metrics: slot.metrics,
-            ingest: shared.ingest(budget.clone(), file_store),
-            budget,
-            emitter_queues: emitter_queues.clone(),
-            last_ticket: None,
-        };
-        let input = slot.input;
-        input_tasks.spawn(async move {
-            if let Err(e) = input.run(ctx).await {
-                crate::error!(component, "{}", e);
-            }
-        });
+        running.start_input(slot);
     }
+    running.publish_routes();
+    running.publish_metrics();
+
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
+    let control = Arc::new(crate::reload::Control::new(
+        reload_tx,
+        metrics.clone(),
+        service.hot_reload,
+    ));
     let http_task = http_listener.map(|listener| {
         let state = crate::http::ApiState {
             metrics: metrics.clone(),
-            started,
+            started: metrics.started,
             storage: Arc::new(crate::http::StorageView {
                 enabled: service.storage.metrics,
                 store: store.clone(),
-                inputs: budgets
-                    .iter()
-                    .map(|(n, b)| (n.clone(), b.clone(), filesystem_inputs.contains(n)))
-                    .collect(),
+                inputs: running.storage_inputs.clone(),
             }),
-            reload: None,
+            reload: Some(control.clone() as Arc<dyn crate::reload::ReloadControl>),
         };
         tokio::spawn(crate::http::serve(listener, state, stop_http.clone()))
     });
+    let mut watcher = crate::reload::watch::Watcher::start(
+        service.hot_reload && service.hot_reload_watch,
+        &watch_files,
+        control.clone(),
+    );
 
-    // Emitters stop after the other inputs, so what filters re-emit while inputs wind down is kept.
-    let cancel_emitters = CancellationToken::new();
-    let mut emitter_tasks = tokio::task::JoinSet::new();
-    for e in emitters {
-        let budget = Arc::new(MemBudget::new(None));
-        let ctx = InputContext {
-            component: format!("input:emitter:{}", e.name),
-            metrics: metrics.add_input(e.name.clone()),
-            tag: e.name.clone(),
-            name: e.name,
-            plugin: "emitter",
-            cancel: cancel_emitters.clone(),
-            exit: exit.clone(),
-            ingest: shared.ingest(budget.clone(), None),
-            budget,
-            emitter_queues: emitter_queues.clone(),
-            last_ticket: None,
-        };
-        emitter_tasks.spawn(run_emitter(e.rx, e.queued, ctx));
-    }
-
-    let reason = tokio::select! {
-        _ = stop_signal() => StopReason::Signal,
-        _ = exit.cancelled() => StopReason::InputRequested,
+    let reason = loop {
+        tokio::select! {
+            s = signals.next() => match s {
+                Sig::Stop => break StopReason::Signal,
+                Sig::Reload => {
+                    if running.service.hot_reload {
+                        control.request_detached("SIGHUP");
+                    } else {
+                        crate::info!("reload", "SIGHUP ignored: hot_reload is off");
+                    }
+                }
+            },
+            _ = running.exit.cancelled() => break StopReason::InputRequested,
+            Some(first) = reload_rx.recv() => {
+                // Requests that came while the last reload ran are served by this one.
+                let mut waiters = vec![first];
+                while let Ok(w) = reload_rx.try_recv() {
+                    waiters.push(w);
+                }
+                let result = crate::reload::apply(&mut running, rebuild.as_ref()).await;
+                control.set_enabled(running.service.hot_reload);
+                if let Some(files) = result.watch_files {
+                    flush.set_interval(running.shared.clone(), running.service.flush);
+                    watcher = crate::reload::watch::Watcher::start(
+                        running.service.hot_reload && running.service.hot_reload_watch,
+                        &files,
+                        control.clone(),
+                    );
+                }
+                for w in waiters {
+                    let _ = w.send(result.outcome.clone());
+                }
+            }
+        }
     };
+    drop(watcher);
+    let service = running.service.clone();
 
     // 1. Inputs stop. An input that does not return promptly is abandoned at `grace`.
     crate::info!(
@@ -234,18 +215,16 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         service.grace.as_secs()
     );
     let deadline = tokio::time::Instant::now() + service.grace;
-    cancel_inputs.cancel();
-    let _ = tokio::time::timeout_at(deadline, async {
-        while input_tasks.join_next().await.is_some() {}
-    })
-    .await;
-    input_tasks.abort_all();
-    cancel_emitters.cancel();
-    let _ = tokio::time::timeout_at(deadline, async {
-        while emitter_tasks.join_next().await.is_some() {}
-    })
-    .await;
-    emitter_tasks.abort_all();
+    running.cancel_inputs.cancel();
+    for i in std::mem::take(&mut running.inputs) {
+        i.finish(deadline).await;
+    }
+    running.cancel_emitters.cancel();
+    for f in &mut running.filters {
+        for e in std::mem::take(&mut f.emitters) {
+            e.finish(deadline).await;
+        }
+    }
     if let Some(mut t) = replay_task {
         // With storage.backlog.flush_on_shutdown the backlog keeps going out within grace;
         // otherwise, or past grace, what was not read yet stays on disk for next time.
@@ -258,44 +237,32 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
         }
     }
     // 2. Everything buffered goes to the outputs.
-    stop_flush.cancel();
-    let _ = flush_task.await;
-    shared.flush_all();
+    flush.stop().await;
+    running.shared.flush_all();
     // 3. Deliveries finish within grace; waiting retries are brought forward.
-    draining.cancel();
-    let _ = tokio::time::timeout_at(deadline, pending.wait_zero()).await;
-    let left = pending.get();
-    drop(shared);
-    for t in &output_tasks {
+    running.draining.cancel();
+    let _ = tokio::time::timeout_at(deadline, running.pending.wait_zero()).await;
+    let left = running.pending.get();
+    for o in std::mem::take(&mut running.outputs) {
+        o.finish(left > 0).await;
+    }
+    // Outputs a reload removed and that were still delivering.
+    for t in std::mem::take(&mut running.retiring) {
         if left > 0 {
             t.abort();
         }
-    }
-    for t in output_tasks {
         let _ = t.await;
-    }
-    for rt in &runtimes {
-        rt.output.shutdown().await;
-        let m = &rt.metrics;
-        // A last word per output, so a short run's totals are known even after the HTTP API
-        // is gone (and a log alert can compare them with what was read).
-        crate::info!(
-            "engine",
-            "output {}: proc_records={} proc_bytes={} errors={} retries={} retries_failed={} dropped_records={}",
-            rt.ctx.name,
-            m.proc_records.get(),
-            m.proc_bytes.get(),
-            m.errors.get(),
-            m.retries.get(),
-            m.retries_failed.get(),
-            m.dropped_records.get()
-        );
     }
     stop_http.cancel();
     if let Some(t) = http_task {
         let _ = t.await;
     }
-    for (name, b) in &budgets {
+    for (name, b, _) in running
+        .storage_inputs
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
         crate::debug!(
             "engine",
             "input {}: buffered at most {} bytes at once",
@@ -314,6 +281,33 @@ pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
     })
 }
 
+/// The flush timer's task, restartable when a reload changes `flush`.
+struct FlushTimer {
+    every: Duration,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FlushTimer {
+    fn start(shared: Arc<Shared>, every: Duration) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(flush_timer(shared, every, stop.clone()));
+        Self { every, stop, task }
+    }
+
+    fn set_interval(&mut self, shared: Arc<Shared>, every: Duration) {
+        if every != self.every {
+            self.stop.cancel();
+            *self = Self::start(shared, every);
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 /// Closes every open chunk each `flush` interval.
 async fn flush_timer(shared: Arc<Shared>, every: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(every);
@@ -327,49 +321,67 @@ async fn flush_timer(shared: Arc<Shared>, every: Duration, stop: CancellationTok
     }
 }
 
-/// The input behind a filter's emitter: takes what the filter re-emits and ingests it,
-/// releasing the queue's memory as it goes.
-async fn run_emitter(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::context::EmitBatch>,
-    queued: Arc<MemBudget>,
-    mut ctx: InputContext,
-) {
-    loop {
-        let batch = tokio::select! {
-            b = rx.recv() => b,
-            _ = ctx.cancel.cancelled() => {
-                // Drain what was already emitted before stopping: those records were accepted.
-                while let Ok(b) = rx.try_recv() {
-                    ctx.emit(&b.tag, &b.data, b.records).await;
-                    queued.release(b.data.len());
-                }
-                return;
-            }
-        };
-        let Some(b) = batch else { return };
-        ctx.emit(&b.tag, &b.data, b.records).await;
-        queued.release(b.data.len());
-    }
+/// What the process is told by signals: stop (SIGTERM, SIGINT) or reload (SIGHUP).
+enum Sig {
+    Stop,
+    Reload,
 }
 
 #[cfg(unix)]
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process still stops on SIGTERM, just not gracefully.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => crate::info!("engine", "caught signal (SIGTERM)"),
-        _ = int.recv() => crate::info!("engine", "caught signal (SIGINT)"),
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Without a handler the process still stops on SIGTERM, just not gracefully.
+        Self {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn next(&mut self) -> Sig {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.term) => {
+                crate::info!("engine", "caught signal (SIGTERM)");
+                Sig::Stop
+            }
+            _ = recv(&mut self.int) => {
+                crate::info!("engine", "caught signal (SIGINT)");
+                Sig::Stop
+            }
+            _ = recv(&mut self.hup) => {
+                crate::info!("engine", "caught signal (SIGHUP)");
+                Sig::Reload
+            }
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn stop_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> Self {
+        Signals
+    }
+    async fn next(&mut self) -> Sig {
+        let _ = tokio::signal::ctrl_c().await;
+        Sig::Stop
+    }
 }

@@ -3,6 +3,10 @@
 //! Each input owns an [`Ingest`]: its own filter cache and its own open chunks, so busy inputs
 //! never contend on a global lock. The flush timer reaches the open chunks through the shared
 //! list in [`Shared`] and closes them every `flush` interval.
+//!
+//! Filters and outputs form the [`Routes`], which a hot reload replaces as a whole. Chunks are
+//! dispatched under a read lock on the current routes, so once a reload has swapped them, no
+//! chunk can reach an output it removed: that output's queue can be closed and drained.
 
 use crate::budget::{MemBudget, Tracked};
 use crate::context::FilterContext;
@@ -14,7 +18,7 @@ use crate::router::TagMatcher;
 use crate::storage::Stored;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use weir_event::chunk::CHUNK_TARGET_SIZE;
 use weir_event::{Chunk, EventWriter, Signal};
@@ -28,10 +32,17 @@ pub(crate) struct FilterInstance {
     pub metrics: Arc<FilterMetrics>,
 }
 
+/// The filter chain and the outputs chunks are dispatched to: one generation of the pipeline.
+pub(crate) struct Routes {
+    pub filters: Vec<Arc<FilterInstance>>,
+    pub outputs: Vec<Arc<OutputHandle>>,
+}
+
 /// State shared by every input, the flush timer and the outputs' dispatch.
 pub(crate) struct Shared {
-    pub filters: Vec<FilterInstance>,
-    pub outputs: Vec<OutputHandle>,
+    routes: RwLock<Arc<Routes>>,
+    /// Bumped by every [`Shared::set_routes`]; inputs compare it with theirs before each batch.
+    generation: AtomicU64,
     pub pending: Arc<Pending>,
     chunk_seq: AtomicU64,
     open: Mutex<Vec<Arc<Mutex<OpenChunks>>>>,
@@ -69,18 +80,27 @@ fn signal_index(s: Signal) -> usize {
 const SIGNALS: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
 
 impl Shared {
-    pub fn new(
-        filters: Vec<FilterInstance>,
-        outputs: Vec<OutputHandle>,
-        pending: Arc<Pending>,
-    ) -> Self {
+    pub fn new(routes: Routes, pending: Arc<Pending>) -> Self {
         Self {
-            filters,
-            outputs,
+            routes: RwLock::new(Arc::new(routes)),
+            generation: AtomicU64::new(0),
             pending,
             chunk_seq: AtomicU64::new(1),
             open: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The current routes.
+    pub fn routes(&self) -> Arc<Routes> {
+        self.routes.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the routes (a hot reload). When this returns, no dispatch is still sending to
+    /// the old routes' outputs: dispatch holds the read lock while it sends.
+    pub fn set_routes(&self, routes: Routes) {
+        let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        *guard = Arc::new(routes);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A new ingest path for one input, charging what it buffers to `budget`, and writing
@@ -101,6 +121,8 @@ impl Shared {
             .push(chunks.clone());
         Ingest {
             shared: self.clone(),
+            routes: self.routes(),
+            generation: self.generation.load(Ordering::Acquire),
             chunks,
             filter_cache: HashMap::new(),
             spare: [EventWriter::new(), EventWriter::new()],
@@ -136,7 +158,7 @@ impl Shared {
 
     /// Whether an output of this name is configured.
     pub fn has_output(&self, name: &str) -> bool {
-        self.outputs.iter().any(|o| &*o.name == name)
+        self.routes().outputs.iter().any(|o| &*o.name == name)
     }
 
     /// A new engine-wide chunk id.
@@ -145,17 +167,19 @@ impl Shared {
     }
 
     /// Names of the outputs whose match fits `tag`.
-    fn route_names(&self, tag: &str) -> Vec<&str> {
-        self.outputs
+    fn route_names(&self, tag: &str) -> Vec<Arc<str>> {
+        self.routes()
+            .outputs
             .iter()
             .filter(|o| o.matcher.matches(tag))
-            .map(|o| &*o.name)
+            .map(|o| o.name.clone())
             .collect()
     }
 
     /// Queues a chunk to the named outputs (a replayed chunk goes only where it is owed).
     pub fn dispatch_to(&self, chunk: Arc<Tracked>, names: &[Arc<str>]) {
-        for o in self.outputs.iter().filter(|o| names.contains(&o.name)) {
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        for o in routes.outputs.iter().filter(|o| names.contains(&o.name)) {
             self.pending.add();
             if !o.send(chunk.clone()) {
                 self.pending.done();
@@ -198,7 +222,9 @@ impl Shared {
         if chunk.meta.records == 0 {
             return;
         }
-        let routes: Vec<&OutputHandle> = self
+        // Held while sending: a reload swapping the routes waits for this dispatch to end.
+        let current = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        let routes: Vec<&Arc<OutputHandle>> = current
             .outputs
             .iter()
             .filter(|o| o.matcher.matches(&chunk.meta.tag))
@@ -224,6 +250,9 @@ impl Shared {
 /// One input's way into the pipeline.
 pub(crate) struct Ingest {
     shared: Arc<Shared>,
+    /// The routes this input's filters come from, and their generation.
+    routes: Arc<Routes>,
+    generation: u64,
     chunks: Arc<Mutex<OpenChunks>>,
     /// Tag -> indices of the filters that match it, resolved once per tag.
     filter_cache: HashMap<Box<str>, Arc<[usize]>>,
@@ -234,13 +263,32 @@ pub(crate) struct Ingest {
 /// Bound on distinct tags remembered per input: tail with `tag kube.*` sees one tag per file.
 const FILTER_CACHE_LIMIT: usize = 4096;
 
+/// An input that stops (at shutdown, or removed by a hot reload) hands on what it holds open
+/// and leaves the flush timer's list.
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        self.shared.flush_input(&self.chunks);
+        self.shared
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|c| !Arc::ptr_eq(c, &self.chunks));
+    }
+}
+
 impl Ingest {
     fn filters_for(&mut self, tag: &str) -> Arc<[usize]> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        if generation != self.generation {
+            self.routes = self.shared.routes();
+            self.generation = generation;
+            self.filter_cache.clear();
+        }
         if let Some(f) = self.filter_cache.get(tag) {
             return f.clone();
         }
         let f: Arc<[usize]> = self
-            .shared
+            .routes
             .filters
             .iter()
             .enumerate()
@@ -280,7 +328,7 @@ impl Ingest {
         let mut cur: Option<usize> = None;
         let mut count = records;
         for &fi in filters.iter() {
-            let f = &self.shared.filters[fi];
+            let f = &self.routes.filters[fi];
             let next = cur.map_or(0, |i| 1 - i);
             let mut out = std::mem::take(&mut self.spare[next]);
             out.clear();
@@ -409,6 +457,7 @@ impl Ingest {
         let incoming = incoming as u64;
         for o in self
             .shared
+            .routes()
             .outputs
             .iter()
             .filter(|o| o.matcher.matches(tag))
@@ -453,6 +502,7 @@ impl Ingest {
         let incoming = incoming as u64;
         let full = || {
             self.shared
+                .routes()
                 .outputs
                 .iter()
                 .filter(|o| o.matcher.matches(tag))
@@ -497,6 +547,7 @@ impl Ingest {
         if outputs.is_empty() {
             return None;
         }
+        let outputs: Vec<&str> = outputs.iter().map(|o| &**o).collect();
         match store.create(stream, tag, signal, &outputs) {
             Ok(w) => Some((w, store.clone())),
             Err(e) => {

@@ -25,12 +25,13 @@ pub mod pipeline;
 pub mod plugin;
 pub mod reload;
 pub mod router;
+pub(crate) mod running;
 pub mod scheduler;
 pub mod service;
 pub(crate) mod storage;
 
 pub use context::{BuildContext, Emitter, FilterContext, InputContext, OutputContext};
-pub use engine::{run, RunReport, StartError, StopReason};
+pub use engine::{run, run_with_reload, Rebuild, RunReport, StartError, StopReason};
 pub use pipeline::{build, BuildOptions, Pipeline};
 pub use plugin::{
     Batch, BoxFuture, Factory, Filter, FilterOutcome, FlushResult, Input, Output, PluginDescriptor,

@@ -113,6 +113,20 @@ impl Metrics {
         Self::default()
     }
 
+    /// Replaces the instances shown (the pipeline started, or a hot reload applied).
+    /// Counters are `Arc`s: a component a reload keeps hands in the same ones, so they go on.
+    #[allow(clippy::type_complexity)]
+    pub fn set_all(
+        &self,
+        inputs: Vec<(Arc<str>, Arc<InputMetrics>)>,
+        filters: Vec<(Arc<str>, Arc<FilterMetrics>)>,
+        outputs: Vec<(Arc<str>, Arc<OutputMetrics>)>,
+    ) {
+        *self.inputs.write().unwrap_or_else(|e| e.into_inner()) = inputs;
+        *self.filters.write().unwrap_or_else(|e| e.into_inner()) = filters;
+        *self.outputs.write().unwrap_or_else(|e| e.into_inner()) = outputs;
+    }
+
     /// Names and counters of every input instance, in configuration order.
     pub fn inputs(&self) -> Vec<(Arc<str>, Arc<InputMetrics>)> {
         self.inputs

@@ -72,16 +72,29 @@ pub(crate) fn queue(
     (handle, rx)
 }
 
-/// Delivers queued chunks until the queue closes and every delivery has ended.
+/// Delivers queued chunks until the queue closes (every sender gone, or `close` fired: a hot
+/// reload removed this output) and every delivery has ended. After `close`, what was queued
+/// is still delivered; nothing new can be queued.
 pub(crate) async fn run(
     rt: Arc<OutputRuntime>,
     mut rx: mpsc::UnboundedReceiver<Arc<Tracked>>,
     pending: Arc<Pending>,
     draining: CancellationToken,
+    close: CancellationToken,
 ) {
     let workers = Arc::new(Semaphore::new(rt.workers.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(chunk) = rx.recv().await {
+    let mut closed = false;
+    loop {
+        let next = tokio::select! {
+            c = rx.recv() => c,
+            _ = close.cancelled(), if !closed => {
+                rx.close();
+                closed = true;
+                continue;
+            }
+        };
+        let Some(chunk) = next else { break };
         let (rt, pending, draining, workers) = (
             rt.clone(),
             pending.clone(),

@@ -6,7 +6,7 @@
 
 use crate::context::{BuildContext, EmitterRequest, OutputContext};
 use crate::ingest::FilterInstance;
-use crate::metrics::{InputMetrics, Metrics};
+use crate::metrics::{FilterMetrics, InputMetrics, Metrics, OutputMetrics};
 use crate::output::{DiskLimit, OutputRuntime, WhenFull};
 use crate::plugin::{Factory, Input, PluginDescriptor, PluginKind, Registry};
 use crate::router::TagMatcher;
@@ -26,10 +26,17 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     pub parsers: Arc<ParserRegistry>,
     pub(crate) inputs: Vec<InputSlot>,
-    pub(crate) filters: Vec<FilterInstance>,
+    pub(crate) filters: Vec<FilterSlot>,
     pub(crate) outputs: Vec<OutputSlot>,
-    pub(crate) emitters: Vec<EmitterRequest>,
+    /// Every file the pipeline was built from: the configuration and its includes, parsers
+    /// files, and files plugins load (scripts, modules). `hot_reload.watch` watches these.
+    pub watch_files: Vec<PathBuf>,
 }
+
+/// What identifies a component across a hot reload: its kind, plugin, instance name, every
+/// property, the contents of files it loads, and for inputs and filters the parsers. Equal
+/// fingerprints mean the component is left running.
+pub(crate) type Fingerprint = u64;
 
 pub(crate) struct InputSlot {
     pub name: Arc<str>,
@@ -41,11 +48,20 @@ pub(crate) struct InputSlot {
     pub mem_buf_limit: Option<u64>,
     /// `storage.type filesystem`.
     pub filesystem: bool,
+    pub fingerprint: Fingerprint,
+}
+
+pub(crate) struct FilterSlot {
+    pub instance: FilterInstance,
+    /// The inputs through which this filter re-emits records (rewrite_tag's emitter).
+    pub emitters: Vec<EmitterRequest>,
+    pub fingerprint: Fingerprint,
 }
 
 pub(crate) struct OutputSlot {
     pub runtime: OutputRuntime,
     pub matcher: TagMatcher,
+    pub fingerprint: Fingerprint,
 }
 
 /// What the build needs besides the configuration.
@@ -55,6 +71,10 @@ pub struct BuildOptions {
     /// Text of a classic parsers file whose parsers are available unless the configuration
     /// defines parsers of the same names (Weir ships its common parsers this way).
     pub bundled_parsers: Option<&'static str>,
+    /// The process's metrics, when building for a hot reload: plugins see them through their
+    /// build context, and the new instances' counters are not registered until the reload is
+    /// applied. `None` for the first build, which registers its instances at once.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Pipeline {
@@ -68,7 +88,7 @@ impl Pipeline {
         v.extend(
             self.filters
                 .iter()
-                .map(|f| (PluginKind::Filter, "", &*f.name)),
+                .map(|f| (PluginKind::Filter, "", &*f.instance.name)),
         );
         v.extend(
             self.outputs
@@ -86,8 +106,10 @@ pub fn build(
     opts: &BuildOptions,
 ) -> Result<Pipeline, ConfigError> {
     let service = Arc::new(ServiceConfig::from_section(&config.service)?);
-    let parsers = Arc::new(build_parsers(config, &service, opts)?);
-    let metrics = Arc::new(Metrics::new());
+    let mut watch_files = config.files.clone();
+    let (parsers, parsers_fingerprint) = build_parsers(config, &service, opts, &mut watch_files)?;
+    let parsers = Arc::new(parsers);
+    let metrics = opts.metrics.clone().unwrap_or_default();
     let mut b = Builder {
         registry,
         service: service.clone(),
@@ -115,7 +137,15 @@ pub fn build(
             .filter(|t| !t.is_empty())
             .map_or_else(|| name.clone(), Arc::from);
         inputs.push(InputSlot {
-            metrics: metrics.add_input(name.clone()),
+            metrics: Arc::new(InputMetrics::default()),
+            fingerprint: fingerprint(
+                PluginKind::Input,
+                &name,
+                section,
+                &opts.config_dir,
+                parsers_fingerprint,
+                &mut watch_files,
+            ),
             name,
             plugin: d.name,
             tag,
@@ -126,7 +156,6 @@ pub fn build(
     }
 
     let mut filters = Vec::new();
-    let mut emitters = Vec::new();
     for section in &config.filters {
         let Declared {
             d,
@@ -139,12 +168,26 @@ pub fn build(
         };
         let filter = make(&params, &ctx)?;
         let matcher = matcher(&params, &name)?;
-        emitters.extend(ctx.emitters.into_inner().unwrap_or_else(|e| e.into_inner()));
-        filters.push(FilterInstance {
-            metrics: metrics.add_filter(name.clone()),
-            name,
-            matcher,
-            filter,
+        let emitters = ctx.emitters.into_inner().unwrap_or_else(|e| e.into_inner());
+        for e in &emitters {
+            b.names.reserve(&e.name, &config.service)?;
+        }
+        filters.push(FilterSlot {
+            fingerprint: fingerprint(
+                PluginKind::Filter,
+                &name,
+                section,
+                &opts.config_dir,
+                parsers_fingerprint,
+                &mut watch_files,
+            ),
+            instance: FilterInstance {
+                metrics: Arc::new(FilterMetrics::default()),
+                name,
+                matcher,
+                filter,
+            },
+            emitters,
         });
     }
 
@@ -182,27 +225,110 @@ pub fn build(
                 component: format!("output:{}:{}", d.name, name),
                 name: name.clone(),
             },
-            metrics: metrics.add_output(name),
+            metrics: Arc::new(OutputMetrics::default()),
             retry_limit,
             workers,
             backoff: service.backoff,
             disk_limit,
         };
-        outputs.push(OutputSlot { runtime, matcher });
+        let fingerprint = fingerprint(
+            PluginKind::Output,
+            &runtime.ctx.name,
+            section,
+            &opts.config_dir,
+            0,
+            &mut watch_files,
+        );
+        outputs.push(OutputSlot {
+            runtime,
+            matcher,
+            fingerprint,
+        });
     }
 
-    for e in &emitters {
-        b.names.reserve(&e.name, &config.service)?;
-    }
-    Ok(Pipeline {
+    watch_files.sort();
+    watch_files.dedup();
+    let pipeline = Pipeline {
         service,
         metrics,
         parsers,
         inputs,
         filters,
         outputs,
-        emitters,
-    })
+        watch_files,
+    };
+    if opts.metrics.is_none() {
+        pipeline.register_metrics();
+    }
+    Ok(pipeline)
+}
+
+impl Pipeline {
+    /// Makes this pipeline's instances the ones `/api/v1/metrics` shows, in configuration
+    /// order (emitters after the inputs, as Fluent Bit lists them).
+    pub(crate) fn register_metrics(&self) {
+        let mut inputs: Vec<(Arc<str>, Arc<InputMetrics>)> = self
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.metrics.clone()))
+            .collect();
+        for f in &self.filters {
+            inputs.extend(f.emitters.iter().map(|e| (e.name.clone(), e.metrics.clone())));
+        }
+        let filters = self
+            .filters
+            .iter()
+            .map(|f| (f.instance.name.clone(), f.instance.metrics.clone()))
+            .collect();
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|o| (o.runtime.ctx.name.clone(), o.runtime.metrics.clone()))
+            .collect();
+        self.metrics.set_all(inputs, filters, outputs);
+    }
+}
+
+/// Keys whose value names a file a plugin loads at build time: a change of that file's
+/// contents changes the component (and `hot_reload.watch` watches it). Paths a plugin reads
+/// while running (tail's `path`, the file output's) are data, not configuration.
+const LOADED_FILE_KEYS: &[&str] = &["script", "wasm_path", "component", "module", "parsers_file"];
+
+/// See [`Fingerprint`]. Properties are compared sorted by key (a stable sort, so repeated keys
+/// such as modify's rules keep their order), keys case-insensitively.
+fn fingerprint(
+    kind: PluginKind,
+    name: &str,
+    section: &Section,
+    config_dir: &Path,
+    extra: u64,
+    watch_files: &mut Vec<PathBuf>,
+) -> Fingerprint {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    kind.as_str().hash(&mut h);
+    name.hash(&mut h);
+    let mut props: Vec<(String, &str)> = section
+        .properties
+        .iter()
+        .map(|p| (p.key.to_ascii_lowercase(), p.value.as_str()))
+        .collect();
+    props.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in &props {
+        k.hash(&mut h);
+        v.hash(&mut h);
+        if LOADED_FILE_KEYS.contains(&k.as_str()) {
+            // Plugins resolve these against the working directory or the configuration's;
+            // whichever exists is the one loaded.
+            let candidates = [PathBuf::from(v), resolve_path(config_dir, v)];
+            if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+                std::fs::read(p).unwrap_or_default().hash(&mut h);
+                watch_files.push(p.clone());
+            }
+        }
+    }
+    extra.hash(&mut h);
+    h.finish()
 }
 
 /// What building needs while it walks the sections.
@@ -390,11 +516,17 @@ impl InstanceNames {
     }
 }
 
+/// The parser registry, and a fingerprint of every parser definition (the files' contents and
+/// the configuration's parser sections): when it changes, a reload restarts the inputs and
+/// filters, which may use any parser.
 fn build_parsers(
     config: &Config,
     service: &ServiceConfig,
     opts: &BuildOptions,
-) -> Result<ParserRegistry, ConfigError> {
+    watch_files: &mut Vec<PathBuf>,
+) -> Result<(ParserRegistry, u64), ConfigError> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
     let mut user_parsers: Vec<Section> = Vec::new();
     let mut user_multiline: Vec<Section> = Vec::new();
     // Parsers files see the configuration's own variables (@SET, env:) before the environment.
@@ -407,12 +539,22 @@ fn build_parsers(
     };
     for file in &service.parsers_files {
         let path = resolve_path(&opts.config_dir, file);
+        std::fs::read(&path).unwrap_or_default().hash(&mut h);
+        watch_files.push(path.clone());
         let (p, m) = weir_config::load_parsers_file(&path, &env)?;
         user_parsers.extend(p);
         user_multiline.extend(m);
     }
     user_parsers.extend(config.parsers.iter().cloned());
     user_multiline.extend(config.multiline_parsers.iter().cloned());
+    for s in config.parsers.iter().chain(&config.multiline_parsers) {
+        for p in &s.properties {
+            (&p.key, &p.value).hash(&mut h);
+        }
+        for r in &s.rules {
+            format!("{r:?}").hash(&mut h);
+        }
+    }
 
     let mut registry = ParserRegistry::new();
     if let Some(text) = opts.bundled_parsers {
@@ -441,7 +583,7 @@ fn build_parsers(
     for w in registry.add_sections(&user_parsers, &user_multiline)? {
         crate::warn!("parser", "{}", w);
     }
-    Ok(registry)
+    Ok((registry, h.finish()))
 }
 
 fn resolve_path(dir: &Path, p: &str) -> PathBuf {

@@ -40,21 +40,30 @@ pub static SERVICE_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("http_port")
         .default("2020")
         .desc("TCP port of the HTTP monitoring API."),
+    ParamSpec::str("http.auth_token").desc(
+        "Weir: a bearer token that the HTTP API's mutating endpoints (POST and PUT /api/v2/reload) require in an 'Authorization: Bearer' header. Read-only endpoints stay open. Use ${VAR} to keep it out of the file.",
+    ),
     ParamSpec::bool("hot_reload")
         .default("off")
         .desc("Allow reloading the configuration while running."),
+    ParamSpec::bool("hot_reload.watch")
+        .default("off")
+        .desc("Weir: reload when the configuration, an included file, a parsers file, a script or a WASM module changes (needs hot_reload on)."),
+    ParamSpec::time("hot_reload.timeout")
+        .default("30s")
+        .desc("Weir: longest a reload may take; past it the reload is answered as timed out and the process keeps running."),
     ParamSpec::bool("health_check")
         .default("off")
-        .desc("Enable the health endpoint's error and retry thresholds."),
+        .desc("Serve /api/v1/health and apply the error and retry-failure thresholds to it and to /api/v2/health."),
     ParamSpec::int("hc_errors_count")
         .default("5")
-        .desc("Health check: output errors allowed per period."),
+        .desc("Health check: unhealthy when the outputs' errors within the last hc_period seconds exceed this, all outputs together."),
     ParamSpec::int("hc_retry_failure_count")
         .default("5")
-        .desc("Health check: failed retries allowed per period."),
+        .desc("Health check: unhealthy when the outputs' chunks that ran out of retries within the last hc_period seconds exceed this, all outputs together."),
     ParamSpec::int("hc_period")
         .default("60")
-        .desc("Health check: period in seconds."),
+        .desc("Health check: the window, in seconds, over which errors and retry failures are counted."),
     ParamSpec::int("scheduler.base")
         .default("5")
         .desc("Base of the exponential retry backoff, in seconds."),
@@ -130,6 +139,27 @@ pub struct StorageSettings {
     pub rejected_path: String,
 }
 
+/// A value that must not show in logs or debug output: `{:?}` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(std::sync::Arc<str>);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The validated `service` section.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -142,7 +172,20 @@ pub struct ServiceConfig {
     pub http_listen: String,
     pub http_port: u16,
     pub hot_reload: bool,
+    /// `hot_reload.watch`: reload when a file the configuration was built from changes.
+    pub hot_reload_watch: bool,
+    /// `hot_reload.timeout`: bound on a whole reload.
+    pub hot_reload_timeout: Duration,
+    /// `health_check`: `/api/v1/health` is served and the thresholds below apply.
     pub health_check: bool,
+    /// `hc_errors_count`: output errors allowed within `hc_period` (more is unhealthy).
+    pub hc_errors_count: u64,
+    /// `hc_retry_failure_count`: chunks out of retries allowed within `hc_period`.
+    pub hc_retry_failure_count: u64,
+    /// `hc_period`: the health check's window.
+    pub hc_period: Duration,
+    /// `http.auth_token`: what the HTTP API's mutating endpoints require.
+    pub http_auth_token: Option<Secret>,
     pub backoff: Backoff,
     pub storage: StorageSettings,
     pub workers: usize,
@@ -163,7 +206,13 @@ impl Default for ServiceConfig {
             http_listen: "0.0.0.0".into(),
             http_port: 2020,
             hot_reload: false,
+            hot_reload_watch: false,
+            hot_reload_timeout: Duration::from_secs(30),
             health_check: false,
+            hc_errors_count: 5,
+            hc_retry_failure_count: 5,
+            hc_period: Duration::from_secs(60),
+            http_auth_token: None,
             backoff: Backoff::default(),
             storage: StorageSettings::default(),
             workers: 1,
@@ -223,6 +272,21 @@ impl ServiceConfig {
         let base = nonneg("scheduler.base", 5)?.max(1);
         let cap = nonneg("scheduler.cap", 2000)?;
         let workers = nonneg("workers", 1)?;
+        let hc_period = nonneg("hc_period", 60)?;
+        if hc_period == 0 {
+            return Err(p.error("hc_period", "expected a period of 1 second or more"));
+        }
+        let http_auth_token = match p.str("http.auth_token") {
+            None => None,
+            // An empty token would let anyone in; it is most often an unset ${VAR}.
+            Some(t) if t.trim().is_empty() => {
+                return Err(p.error(
+                    "http.auth_token",
+                    "the token is empty (is the environment variable it names set?)",
+                ))
+            }
+            Some(t) => Some(Secret::new(t.trim())),
+        };
         if workers == 0 || workers > 256 {
             return Err(p.error(
                 "workers",
@@ -246,7 +310,16 @@ impl ServiceConfig {
             http_listen: p.str("http_listen").unwrap_or("0.0.0.0").to_string(),
             http_port,
             hot_reload: p.bool("hot_reload").unwrap_or(false),
+            hot_reload_watch: p.bool("hot_reload.watch").unwrap_or(false),
+            hot_reload_timeout: p
+                .time("hot_reload.timeout")
+                .unwrap_or(Duration::from_secs(30))
+                .max(Duration::from_secs(1)),
             health_check: p.bool("health_check").unwrap_or(false),
+            hc_errors_count: nonneg("hc_errors_count", 5)?,
+            hc_retry_failure_count: nonneg("hc_retry_failure_count", 5)?,
+            hc_period: Duration::from_secs(hc_period),
+            http_auth_token,
             backoff: Backoff {
                 base,
                 cap: cap.max(base),
@@ -352,3 +425,67 @@ pub static OUTPUT_COMMON_PARAMS: &[ParamSpec] = &[
         .not_yet()
         .desc("Suppress repeated log messages."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_config::{Location, SectionKind};
+
+    fn service(pairs: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
+        let mut s = Section::new(SectionKind::Service, Location::command_line());
+        for (k, v) in pairs {
+            s.push(*k, *v, Location::command_line());
+        }
+        ServiceConfig::from_section(&s)
+    }
+
+    #[test]
+    fn http_and_health_defaults_are_fluent_bits() {
+        let c = service(&[]).unwrap();
+        assert!(!c.http_server);
+        assert_eq!(c.http_listen, "0.0.0.0");
+        assert_eq!(c.http_port, 2020);
+        assert!(!c.health_check);
+        assert_eq!(c.hc_errors_count, 5);
+        assert_eq!(c.hc_retry_failure_count, 5);
+        assert_eq!(c.hc_period, Duration::from_secs(60));
+        assert!(c.http_auth_token.is_none());
+        let d = ServiceConfig::default();
+        assert_eq!(
+            (d.hc_errors_count, d.hc_retry_failure_count, d.hc_period),
+            (5, 5, Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn health_keys_are_read() {
+        let c = service(&[
+            ("Health_Check", "on"),
+            ("HC_Errors_Count", "0"),
+            ("hc_retry_failure_count", "3"),
+            ("hc_period", "10"),
+        ])
+        .unwrap();
+        assert!(c.health_check);
+        assert_eq!(c.hc_errors_count, 0);
+        assert_eq!(c.hc_retry_failure_count, 3);
+        assert_eq!(c.hc_period, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_health_values_are_refused() {
+        assert!(service(&[("hc_period", "0")]).is_err());
+        assert!(service(&[("hc_errors_count", "-1")]).is_err());
+        assert!(service(&[("hc_retry_failure_count", "many")]).is_err());
+    }
+
+    #[test]
+    fn auth_token_is_kept_and_never_printed() {
+        let c = service(&[("http.auth_token", " s3cret ")]).unwrap();
+        let t = c.http_auth_token.clone().unwrap();
+        assert_eq!(t.expose(), "s3cret");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let e = service(&[("http.auth_token", "")]).unwrap_err();
+        assert!(e.to_string().contains("http.auth_token"), "{e}");
+    }
+}

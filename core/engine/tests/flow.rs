@@ -148,6 +148,7 @@ async fn filtered_records_arrive_once_after_retries() {
     let opts = BuildOptions {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
+        metrics: None,
     };
     let pipeline = weir_core::build(&cfg, &registry(), &opts).expect("builds");
     let metrics = pipeline.metrics.clone();
@@ -175,6 +176,7 @@ fn unknown_plugin_and_bad_retry_limit_are_config_errors() {
     let opts = BuildOptions {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
+        metrics: None,
     };
     let err = weir_core::build(
         &config("pipeline:\n  inputs:\n    - name: countng\n"),
@@ -205,6 +207,7 @@ fn instance_names_and_aliases() {
     let opts = BuildOptions {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
+        metrics: None,
     };
     let p = weir_core::build(
         &config("pipeline:\n  inputs:\n    - name: counting\n    - name: counting\n      alias: second\n  outputs:\n    - name: flaky\n      match: '*'\n"),

@@ -107,6 +107,7 @@ async fn run(
     let opts = BuildOptions {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
+        metrics: None,
     };
     let p = weir_core::build(&cfg, &r, &opts).unwrap();
     let metrics = p.metrics.clone();

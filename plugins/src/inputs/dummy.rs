@@ -63,6 +63,8 @@ static PARAMS: &[ParamSpec] = &[
     ParamSpec::bool("flush_on_startup")
         .default("false")
         .desc("Generate the first records at start instead of after one interval."),
+    ParamSpec::str("weir.sequence_key")
+        .desc("Weir: add this key to every record with its sequence number (0, 1, 2...), so a test or a canary can prove nothing was lost or repeated on the way."),
 ];
 
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
@@ -88,6 +90,8 @@ pub struct DummyConfig {
     pub start_time: Option<EventTime>,
     pub fixed_timestamp: bool,
     pub flush_on_startup: bool,
+    /// `weir.sequence_key`: the body's entries without their map header, and the key to add.
+    pub sequence: Option<Sequence>,
     /// Warnings to log when the input starts (invalid JSON replaced by the default).
     pub warnings: Vec<String>,
 }
@@ -122,6 +126,10 @@ impl DummyConfig {
         let mut warnings = Vec::new();
         let body = json_map(p, "dummy", DEFAULT_DUMMY, &mut warnings)?;
         let metadata = json_map(p, "metadata", "{}", &mut warnings)?;
+        let sequence = p
+            .str("weir.sequence_key")
+            .filter(|k| !k.is_empty())
+            .and_then(|k| Sequence::new(k, &body));
         let int = |k: &str, d: i64| p.int(k).unwrap_or(d);
         let (sec, nsec) = (int("interval_sec", 0), int("interval_nsec", 0));
         let rate = int("rate", 1);
@@ -156,6 +164,7 @@ impl DummyConfig {
             start_time,
             fixed_timestamp: p.bool("fixed_timestamp").unwrap_or(false),
             flush_on_startup: p.bool("flush_on_startup").unwrap_or(false),
+            sequence,
             warnings,
         })
     }
@@ -175,14 +184,70 @@ impl DummyConfig {
     }
 
     /// Appends the records of `generations` generations, all stamped `time`; returns how many.
-    pub fn generate(&self, generations: u64, time: EventTime, out: &mut Vec<u8>) -> usize {
+    /// `seq` is the next sequence number (for `weir.sequence_key`), advanced per record.
+    pub fn generate(
+        &self,
+        generations: u64,
+        time: EventTime,
+        seq: &mut u64,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let n = usize::try_from(generations)
             .unwrap_or(usize::MAX)
             .saturating_mul(self.copies);
         for _ in 0..n {
-            write_event(out, time, &self.metadata, &self.body);
+            match &self.sequence {
+                None => write_event(out, time, &self.metadata, &self.body),
+                Some(s) => {
+                    write_event(out, time, &self.metadata, &[]);
+                    s.write_body(*seq, out);
+                    *seq += 1;
+                }
+            }
         }
         n
+    }
+}
+
+/// What `weir.sequence_key` needs to write each record's body with one more entry.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    key: String,
+    /// Entries of the template body.
+    entries: Vec<u8>,
+    /// How many entries the template has.
+    len: usize,
+}
+
+impl Sequence {
+    /// Splits an encoded map into its length and its entries.
+    fn new(key: &str, body: &[u8]) -> Option<Self> {
+        let (len, header) = match *body.first()? {
+            b @ 0x80..=0x8f => (usize::from(b & 0x0f), 1),
+            0xde => (
+                usize::from(u16::from_be_bytes([*body.get(1)?, *body.get(2)?])),
+                3,
+            ),
+            0xdf => (
+                u32::from_be_bytes([*body.get(1)?, *body.get(2)?, *body.get(3)?, *body.get(4)?])
+                    as usize,
+                5,
+            ),
+            _ => return None,
+        };
+        Some(Self {
+            key: key.to_string(),
+            entries: body.get(header..)?.to_vec(),
+            len,
+        })
+    }
+
+    fn write_body(&self, n: u64, out: &mut Vec<u8>) {
+        use weir_event::value::{write_map_len, write_str, write_uint};
+        write_map_len(out, self.len + 1);
+        out.extend_from_slice(&self.entries);
+        write_str(out, &self.key);
+        write_uint(out, n);
     }
 }
 
@@ -250,6 +315,7 @@ impl Input for Dummy {
             };
             let mut schedule = Schedule::new(first, cfg.interval);
             let mut done = 0u64;
+            let mut seq = 0u64;
             let mut buf = Vec::new();
             loop {
                 tokio::select! {
@@ -262,7 +328,7 @@ impl Input for Dummy {
                 }
                 buf.clear();
                 let time = cfg.timestamp(started, EventTime::now());
-                let records = cfg.generate(n, time, &mut buf);
+                let records = cfg.generate(n, time, &mut seq, &mut buf);
                 ctx.emit(&tag, &buf, records).await;
                 done += n;
                 if cfg.samples > 0 && done >= cfg.samples {
@@ -296,7 +362,7 @@ mod tests {
             (0, 1, None, false)
         );
         let mut out = Vec::new();
-        assert_eq!(c.generate(1, EventTime::new(3, 0), &mut out), 1);
+        assert_eq!(c.generate(1, EventTime::new(3, 0), &mut 0, &mut out), 1);
         assert_eq!(testing::bodies(&out), [r#"{"message":"dummy"}"#]);
     }
 
@@ -343,7 +409,7 @@ mod tests {
         ])
         .unwrap();
         let mut out = Vec::new();
-        assert_eq!(c.generate(2, EventTime::new(7, 1), &mut out), 6);
+        assert_eq!(c.generate(2, EventTime::new(7, 1), &mut 0, &mut out), 6);
         let evs: Vec<_> = weir_event::Events::new(&out)
             .collect::<Result<_, _>>()
             .unwrap();
@@ -365,7 +431,7 @@ mod tests {
         assert_eq!(c.warnings.len(), 1);
         assert!(c.warnings[0].contains("data is incomplete"));
         let mut out = Vec::new();
-        c.generate(1, EventTime::default(), &mut out);
+        c.generate(1, EventTime::default(), &mut 0, &mut out);
         assert_eq!(testing::bodies(&out), [r#"{"message":"dummy"}"#]);
         let e = cfg(&[("dummy", "[1,2]")]).unwrap_err().to_string();
         assert!(e.contains("expected a JSON object"), "{e}");
@@ -427,5 +493,28 @@ mod tests {
         assert_eq!(s.take(t0 + Duration::from_millis(999)), 0);
         assert_eq!(s.take(t0 + Duration::from_millis(1500)), 1);
         assert_eq!(s.deadline(), t0 + Duration::from_secs(2));
+    }
+
+    #[test]
+    fn sequence_key_numbers_every_record() {
+        let c = cfg(&[
+            ("dummy", r#"{"a":1}"#),
+            ("copies", "2"),
+            ("weir.sequence_key", "seq"),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        let mut seq = 5;
+        assert_eq!(c.generate(2, EventTime::new(1, 0), &mut seq, &mut out), 4);
+        assert_eq!(seq, 9);
+        assert_eq!(
+            testing::bodies(&out),
+            [
+                r#"{"a":1,"seq":5}"#,
+                r#"{"a":1,"seq":6}"#,
+                r#"{"a":1,"seq":7}"#,
+                r#"{"a":1,"seq":8}"#
+            ]
+        );
     }
 }

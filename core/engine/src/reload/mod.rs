@@ -26,3 +26,10 @@ pub trait ReloadControl: Send + Sync {
     /// runs are coalesced into the next one, and each caller gets that one's outcome.
     fn request(&self) -> BoxFuture<'static, ReloadOutcome>;
 }
+
+mod apply;
+mod control;
+pub(crate) mod watch;
+
+pub(crate) use apply::apply;
+pub(crate) use control::Control;
