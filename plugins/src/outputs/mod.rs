@@ -16,6 +16,8 @@ pub mod format;
 pub mod null;
 #[cfg(feature = "out-stdout")]
 pub mod stdout;
+#[cfg(feature = "out-vivo-exporter")]
+pub mod vivo_exporter;
 
 #[allow(unused_variables)]
 pub(crate) fn register(r: &mut Registry) {
@@ -27,4 +29,6 @@ pub(crate) fn register(r: &mut Registry) {
     r.register(&null::DESCRIPTOR);
     #[cfg(feature = "out-stdout")]
     r.register(&stdout::DESCRIPTOR);
+    #[cfg(feature = "out-vivo-exporter")]
+    r.register(&vivo_exporter::DESCRIPTOR);
 }
