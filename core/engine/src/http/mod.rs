@@ -1,22 +1,42 @@
-//! The HTTP monitoring server: Fluent Bit's paths and JSON shapes.
+//! The HTTP monitoring API: Fluent Bit's paths and shapes on one listener, HTTP/1.1 and h2c.
 //!
-//! This is the minimal set (`/`, `/api/v1/uptime`, `/api/v1/metrics`); the rest of the API
-//! grows here. The server takes a bound listener and a stop token, so tests bind port 0.
+//! | path | answer |
+//! |---|---|
+//! | `/` | build information (`fluent-bit` and `weir` keys) |
+//! | `/api/v1/uptime` | `uptime_sec`, `uptime_hr` |
+//! | `/api/v1/metrics` | per-instance counters, JSON |
+//! | `/api/v1/metrics/prometheus` | the same counters, Fluent Bit's v1 Prometheus text |
+//! | `/api/v2/metrics`, `/api/v2/metrics/prometheus` | the full metric set (cmetrics, Prometheus) |
+//! | `/api/v1/plugins` | the plugins this build has, per kind |
+//! | `/api/v1/health` | `ok` (200) or `error` (500); only with `health_check on` |
+//! | `/api/v2/health` | the health verdict and its figures, JSON |
+//! | `/api/v1/storage` | storage layer and input buffers (with `storage.metrics on`) |
+//! | `/api/v2/reload` | GET: reload count; POST or PUT: reload (bearer token if configured) |
+//!
+//! HEAD answers as GET without the body. A known path with another method gets 405 and an
+//! `Allow` header, an unknown path 404, and a malformed request a 4xx from hyper.
+//! `docs/http-api.md` is the user's reference.
 
 use crate::metrics::Metrics;
-use bytes_body::Full;
-use hyper::body::Incoming;
+use crate::metrics_export;
+use crate::service::{Secret, ServiceConfig};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_LENGTH, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod auth;
+mod health;
+mod prometheus_v1;
 pub mod server;
+mod storage_view;
 
-mod bytes_body {
-    pub use http_body_util::Full;
-}
+pub use health::{HealthReport, HealthSettings};
+use server::Body;
 
 /// What the API reads.
 #[derive(Clone)]
@@ -34,135 +54,339 @@ pub(crate) struct StorageView {
     pub enabled: bool,
     pub store: Option<weir_storage::Store>,
     /// Input name, its memory budget, whether it has filesystem storage.
-    pub inputs: Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>,
+    /// Replaced by a hot reload that adds or removes inputs.
+    #[allow(clippy::type_complexity)]
+    pub inputs: Arc<std::sync::RwLock<Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>>>,
 }
 
-/// Serves until `stop` fires, over HTTP/1.1 and h2c (see [`server`]).
-pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationToken) {
-    let state = Arc::new(state);
-    server::serve(listener, stop, "http_server", move |req| {
-        let state = state.clone();
-        async move { route(&state, &req) }
-    })
-    .await
+/// The plugins this build has, per kind, for `/api/v1/plugins` (Fluent Bit lists its
+/// built-in plugins there, not the configured instances).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginList {
+    pub inputs: Vec<&'static str>,
+    pub filters: Vec<&'static str>,
+    pub outputs: Vec<&'static str>,
 }
 
-fn route(state: &ApiState, req: &Request<Incoming>) -> Response<Full<hyper::body::Bytes>> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+impl PluginList {
+    pub fn from_registry(registry: &crate::plugin::Registry) -> Self {
+        use crate::plugin::PluginKind;
+        let names = |k| registry.of_kind(k).into_iter().map(|d| d.name).collect();
+        Self {
+            inputs: names(PluginKind::Input),
+            filters: names(PluginKind::Filter),
+            outputs: names(PluginKind::Output),
+        }
     }
-    match req.uri().path() {
-        "/" => json(&serde_json::json!({
-            "weir": {
-                "version": env!("CARGO_PKG_VERSION"),
-                "edition": "Community",
-                "flags": ["FLB_HAVE_HTTP_SERVER", "FLB_HAVE_METRICS"],
+}
+
+/// The API's settings from the `service` section.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    pub health: HealthSettings,
+    /// `http.auth_token`: required by the mutating endpoints when set.
+    pub auth_token: Option<Secret>,
+    pub plugins: PluginList,
+}
+
+impl ApiSettings {
+    /// `health_check`, `hc_*` and `http.auth_token` from a validated `service` section.
+    pub fn from_service(service: &ServiceConfig) -> Self {
+        Self {
+            health: HealthSettings {
+                enabled: service.health_check,
+                errors_limit: service.hc_errors_count,
+                retry_failure_limit: service.hc_retry_failure_count,
+                period: service.hc_period,
             },
-            "fluent-bit": {
-                "version": env!("CARGO_PKG_VERSION"),
-                "edition": "Community",
-                "flags": ["FLB_HAVE_HTTP_SERVER", "FLB_HAVE_METRICS"],
-            }
-        })),
-        "/api/v1/uptime" => {
-            let secs = state.started.elapsed().as_secs();
-            json(&serde_json::json!({ "uptime_sec": secs, "uptime_hr": uptime_hr(secs) }))
+            auth_token: service.http_auth_token.clone(),
+            plugins: PluginList::default(),
         }
-        "/api/v1/metrics" => json(&state.metrics.to_json_v1()),
-        "/api/v1/storage" if state.storage.enabled => json(&storage_json(&state.storage)),
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+
+    pub fn with_plugins(mut self, plugins: PluginList) -> Self {
+        self.plugins = plugins;
+        self
     }
 }
 
-/// Fluent Bit's `/api/v1/storage` shape, plus a `weir` section with what Fluent Bit does not
-/// report: bytes on disk per output, damaged, quarantined, salvaged and dead-lettered counts.
-fn storage_json(view: &StorageView) -> serde_json::Value {
-    use serde_json::{json, Map};
-    let stats = view.store.as_ref().map(|s| s.stats()).unwrap_or_default();
-    let mut inputs = Map::new();
-    let mut mem_chunks = 0u64;
-    for (name, budget, filesystem) in &view.inputs {
-        let stream = stats.streams.get(&**name).cloned().unwrap_or_default();
-        let in_memory = budget.chunks();
-        if !filesystem {
-            mem_chunks += in_memory;
-        }
-        let (total, up, down) = if *filesystem {
-            (stream.chunks, stream.up, stream.down)
-        } else {
-            (in_memory, in_memory, 0)
-        };
-        inputs.insert(
-            name.to_string(),
-            json!({
-                "status": {
-                    "overlimit": budget.is_over(),
-                    "mem_size": human_size(budget.used()),
-                    "mem_limit": human_size(budget.limit().unwrap_or(0)),
-                },
-                "chunks": {
-                    "total": total,
-                    "up": up,
-                    "down": down,
-                    "busy": in_memory,
-                    "busy_size": human_size(budget.used()),
-                },
-            }),
-        );
+/// The settings the API serves with, replaceable while it runs: a hot reload that changes
+/// `health_check`, the `hc_*` keys or `http.auth_token` calls [`ApiConfig::set`], and the
+/// next request sees the new values.
+#[derive(Clone, Default)]
+pub struct ApiConfig(Arc<RwLock<Arc<ApiSettings>>>);
+
+impl ApiConfig {
+    pub fn new(settings: ApiSettings) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(settings))))
     }
-    let fs_up: u64 = stats.streams.values().map(|s| s.up).sum();
-    let fs_down: u64 = stats.streams.values().map(|s| s.down).sum();
-    let mut outputs = Map::new();
-    for (name, o) in &stats.outputs {
-        outputs.insert(
-            name.clone(),
-            json!({
-                "chunks": o.chunks,
-                "bytes_on_disk": o.bytes,
-                "acked": o.acked,
-                "rejected": o.rejected,
-                "dead_lettered": o.dead_lettered,
-            }),
-        );
+
+    pub fn set(&self, settings: ApiSettings) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
-    json!({
-        "storage_layer": {
-            "chunks": {
-                "total_chunks": mem_chunks + stats.chunks,
-                "mem_chunks": mem_chunks,
-                "fs_chunks": stats.chunks,
-                "fs_chunks_up": fs_up,
-                "fs_chunks_down": fs_down,
+
+    pub fn get(&self) -> Arc<ApiSettings> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Serves with default settings (no health thresholds, no token, no plugin list) until
+/// `stop` fires. The engine should use [`serve_with`], which takes the `service` section's.
+pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationToken) {
+    serve_with(listener, state, ApiConfig::default(), stop).await
+}
+
+/// Serves until `stop` fires, over HTTP/1.1 and h2c (see [`server`]). The health window's
+/// sampler runs alongside and stops with it.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: ApiState,
+    config: ApiConfig,
+    stop: CancellationToken,
+) {
+    let health = health::Health::new(state.metrics.clone(), config.get().health.period);
+    let sampler = tokio::spawn(health.clone().sample(
+        {
+            let config = config.clone();
+            move || config.get().health.period
+        },
+        stop.clone(),
+    ));
+    let api = Arc::new(Api {
+        state,
+        config,
+        health,
+        refusals: auth::RefusalLog::default(),
+    });
+    server::serve(
+        listener,
+        stop,
+        "http_server",
+        move |req: Request<Incoming>| {
+            let api = api.clone();
+            async move {
+                api.respond(req.method(), req.uri().path(), req.headers())
+                    .await
             }
         },
-        "input_chunks": inputs,
-        "weir": {
-            "bytes_on_disk": stats.bytes,
-            "outputs": outputs,
-            "damaged": stats.damaged,
-            "quarantined": stats.quarantined,
-            "salvaged_records": stats.salvaged_records,
-            "lost_records": stats.lost_records,
-            "dead_lettered": stats.dead_lettered,
-            "foreign_files": stats.foreign_files,
-            "fsyncs": stats.fsyncs,
-        }
-    })
+    )
+    .await;
+    let _ = sampler.await;
 }
 
-/// Sizes as Fluent Bit writes them in `/api/v1/storage`: `512b`, `1.5K`, `2.0M`, `1.1G`.
-fn human_size(bytes: u64) -> String {
-    const K: f64 = 1024.0;
-    let b = bytes as f64;
-    if bytes < 1024 {
-        format!("{bytes}b")
-    } else if b < K * K {
-        format!("{:.1}K", b / K)
-    } else if b < K * K * K {
-        format!("{:.1}M", b / (K * K))
-    } else {
-        format!("{:.1}G", b / (K * K * K))
+/// Every path the API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Root,
+    Uptime,
+    Metrics,
+    MetricsPrometheus,
+    MetricsV2,
+    MetricsV2Prometheus,
+    Plugins,
+    Health,
+    HealthV2,
+    Storage,
+    Reload,
+}
+
+impl Endpoint {
+    fn find(path: &str) -> Option<Self> {
+        Some(match path {
+            "/" => Self::Root,
+            "/api/v1/uptime" => Self::Uptime,
+            "/api/v1/metrics" => Self::Metrics,
+            "/api/v1/metrics/prometheus" => Self::MetricsPrometheus,
+            "/api/v2/metrics" => Self::MetricsV2,
+            "/api/v2/metrics/prometheus" => Self::MetricsV2Prometheus,
+            "/api/v1/plugins" => Self::Plugins,
+            "/api/v1/health" => Self::Health,
+            "/api/v2/health" => Self::HealthV2,
+            "/api/v1/storage" => Self::Storage,
+            "/api/v2/reload" => Self::Reload,
+            _ => return None,
+        })
     }
+
+    /// The `Allow` header for a 405.
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Reload => "GET, HEAD, POST, PUT",
+            _ => "GET, HEAD",
+        }
+    }
+}
+
+struct Api {
+    state: ApiState,
+    config: ApiConfig,
+    health: health::Health,
+    refusals: auth::RefusalLog,
+}
+
+impl Api {
+    async fn respond(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Body> {
+        if *method == Method::HEAD {
+            return without_body(self.answer(&Method::GET, path, headers).await);
+        }
+        self.answer(method, path, headers).await
+    }
+
+    async fn answer(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Body> {
+        let settings = self.config.get();
+        let endpoint = match Endpoint::find(path) {
+            // As in Fluent Bit, these two exist only when their feature is on.
+            Some(Endpoint::Storage) if !self.state.storage.enabled => None,
+            Some(Endpoint::Health) if !settings.health.enabled => None,
+            e => e,
+        };
+        let Some(endpoint) = endpoint else {
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        };
+        if *method == Method::GET {
+            self.read(endpoint, &settings, headers)
+        } else if endpoint == Endpoint::Reload
+            && (*method == Method::POST || *method == Method::PUT)
+        {
+            self.reload(headers, &settings).await
+        } else {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(endpoint.allow()));
+            r
+        }
+    }
+
+    fn read(
+        &self,
+        endpoint: Endpoint,
+        settings: &ApiSettings,
+        headers: &HeaderMap,
+    ) -> Response<Body> {
+        let metrics = &self.state.metrics;
+        match endpoint {
+            Endpoint::Root => json(StatusCode::OK, &root_json()),
+            Endpoint::Uptime => {
+                let secs = self.state.started.elapsed().as_secs();
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "uptime_sec": secs, "uptime_hr": uptime_hr(secs) }),
+                )
+            }
+            Endpoint::Metrics => json(StatusCode::OK, &metrics.to_json_v1()),
+            Endpoint::MetricsPrometheus => {
+                prometheus(prometheus_v1::render(metrics, SystemTime::now()))
+            }
+            // Fluent Bit serves cmetrics' text here; a client that asks for JSON gets the
+            // same figures as a cmetrics context in JSON.
+            Endpoint::MetricsV2 if wants_json(headers) => {
+                json(StatusCode::OK, &metrics_export::cmetrics_json(metrics))
+            }
+            Endpoint::MetricsV2 => server::response(
+                StatusCode::OK,
+                "text/plain",
+                metrics_export::cmetrics_text(metrics),
+            ),
+            Endpoint::MetricsV2Prometheus => prometheus(metrics_export::prometheus_text(metrics)),
+            Endpoint::Plugins => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "plugins": {
+                        "inputs": settings.plugins.inputs,
+                        "filters": settings.plugins.filters,
+                        "outputs": settings.plugins.outputs,
+                    }
+                }),
+            ),
+            Endpoint::Health => {
+                if self.health.report(settings.health).healthy {
+                    text(StatusCode::OK, "ok\n")
+                } else {
+                    text(StatusCode::INTERNAL_SERVER_ERROR, "error\n")
+                }
+            }
+            Endpoint::HealthV2 => {
+                let r = self.health.report(settings.health);
+                let status = if r.healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                json(status, &r.to_json())
+            }
+            Endpoint::Storage => json(
+                StatusCode::OK,
+                &storage_view::storage_json(&self.state.storage),
+            ),
+            Endpoint::Reload => {
+                let count = match &self.state.reload {
+                    Some(r) => r.count(),
+                    None => metrics.hot_reloads.get(),
+                };
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "hot_reload_count": count }),
+                )
+            }
+        }
+    }
+
+    /// POST or PUT `/api/v2/reload`: the token first, then Fluent Bit's answers.
+    async fn reload(&self, headers: &HeaderMap, settings: &ApiSettings) -> Response<Body> {
+        if let Some(token) = &settings.auth_token {
+            if let Err(denied) = auth::check(token.expose(), headers) {
+                let now = self.state.started.elapsed().as_secs();
+                if let Some(n) = self.refusals.refused(now) {
+                    crate::warn!(
+                        "http_server",
+                        "refused {} reload request(s) without the right bearer token",
+                        n
+                    );
+                }
+                let mut r = json(
+                    StatusCode::UNAUTHORIZED,
+                    &serde_json::json!({ "error": denied.message() }),
+                );
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(denied.challenge()),
+                );
+                return r;
+            }
+        }
+        match &self.state.reload {
+            Some(control) if control.enabled() => {
+                let outcome = control.request().await;
+                let status = StatusCode::from_u16(outcome.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                json(status, &outcome.body)
+            }
+            // Fluent Bit answers 200 with status -1 when hot reload is off.
+            _ => json(
+                StatusCode::OK,
+                &serde_json::json!({ "reload": "not enabled", "status": -1 }),
+            ),
+        }
+    }
+}
+
+/// `/`: Fluent Bit's shape under `fluent-bit` (tools read it) and the same under `weir`.
+fn root_json() -> serde_json::Value {
+    let info = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "edition": "Community",
+        "flags": ["FLB_HAVE_HTTP_SERVER", "FLB_HAVE_METRICS"],
+    });
+    serde_json::json!({ "weir": info, "fluent-bit": info })
+}
+
+/// Whether the client's `Accept` header names JSON.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"))
 }
 
 /// Fluent Bit's human-readable uptime sentence.
@@ -176,35 +400,31 @@ fn uptime_hr(secs: u64) -> String {
     format!("Weir has been running:  {d} day, {h} hour, {m} minute and {s} seconds")
 }
 
-fn json(v: &serde_json::Value) -> Response<Full<hyper::body::Bytes>> {
-    let mut r = Response::new(Full::new(hyper::body::Bytes::from(v.to_string())));
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
+fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+    server::response(status, "application/json", v.to_string())
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<hyper::body::Bytes>> {
-    let mut r = Response::new(Full::new(hyper::body::Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    server::response(status, "text/plain", body)
+}
+
+fn prometheus(body: String) -> Response<Body> {
+    server::response(
+        StatusCode::OK,
+        metrics_export::PROMETHEUS_CONTENT_TYPE,
+        body,
+    )
+}
+
+/// The answer to HEAD: GET's status and headers, its length, no body.
+fn without_body(r: Response<Body>) -> Response<Body> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = r.into_parts();
+    if let Some(len) = body.size_hint().exact() {
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn human_sizes() {
-        assert_eq!(super::human_size(0), "0b");
-        assert_eq!(super::human_size(1536), "1.5K");
-        assert_eq!(super::human_size(5 << 20), "5.0M");
-    }
-
-    #[test]
-    fn uptime_sentence() {
-        assert_eq!(
-            super::uptime_hr(90061),
-            "Weir has been running:  1 day, 1 hour, 1 minute and 1 seconds"
-        );
-    }
-}
+mod tests;
