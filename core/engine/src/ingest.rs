@@ -92,7 +92,10 @@ impl Shared {
 
     /// The current routes.
     pub fn routes(&self) -> Arc<Routes> {
-        self.routes.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the routes (a hot reload). When this returns, no dispatch is still sending to
@@ -222,13 +225,36 @@ impl Shared {
         if chunk.meta.records == 0 {
             return;
         }
+        // A chunk with a file goes where its file says it is owed: the routes of when it was
+        // opened (a hot reload may have changed them since).
+        let owed = chunk
+            .stored
+            .as_ref()
+            .and_then(|st| st.store.info(&st.id))
+            .map(|info| info.owed);
         // Held while sending: a reload swapping the routes waits for this dispatch to end.
         let current = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        let routes: Vec<&Arc<OutputHandle>> = current
-            .outputs
-            .iter()
-            .filter(|o| o.matcher.matches(&chunk.meta.tag))
-            .collect();
+        let routes: Vec<&Arc<OutputHandle>> = match &owed {
+            Some(owed) => current
+                .outputs
+                .iter()
+                .filter(|o| owed.contains(&o.name))
+                .collect(),
+            None => current
+                .outputs
+                .iter()
+                .filter(|o| o.matcher.matches(&chunk.meta.tag))
+                .collect(),
+        };
+        if let Some(owed) = &owed {
+            if routes.len() < owed.len() {
+                crate::warn!(
+                    "storage",
+                    "a chunk of tag '{}' is owed to outputs a reload removed; it stays on disk for them",
+                    chunk.meta.tag
+                );
+            }
+        }
         if routes.is_empty() {
             crate::debug!(
                 "router",

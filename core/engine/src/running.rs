@@ -152,7 +152,11 @@ impl Running {
             .map(|i| (i.name.clone(), i.metrics.clone()))
             .collect();
         for f in &self.filters {
-            inputs.extend(f.emitters.iter().map(|e| (e.name.clone(), e.metrics.clone())));
+            inputs.extend(
+                f.emitters
+                    .iter()
+                    .map(|e| (e.name.clone(), e.metrics.clone())),
+            );
         }
         let filters = self
             .filters

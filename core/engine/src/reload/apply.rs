@@ -65,7 +65,11 @@ impl Diff {
 fn refused(status: u16, reload: &str, error: impl Into<String>) -> Applied {
     let error = error.into();
     if status != 400 || reload != "not enabled" {
-        crate::error!("reload", "reload refused, the running pipeline is unchanged: {}", error);
+        crate::error!(
+            "reload",
+            "reload refused, the running pipeline is unchanged: {}",
+            error
+        );
     }
     Applied {
         outcome: ReloadOutcome {
@@ -80,7 +84,11 @@ fn refused(status: u16, reload: &str, error: impl Into<String>) -> Applied {
 pub(crate) async fn apply(running: &mut Running, rebuild: Option<&Rebuild>) -> Applied {
     let started = Instant::now();
     if !running.service.hot_reload {
-        return refused(400, "not enabled", "hot_reload is off in the service section");
+        return refused(
+            400,
+            "not enabled",
+            "hot_reload is off in the service section",
+        );
     }
     let Some(rebuild) = rebuild.cloned() else {
         return refused(
