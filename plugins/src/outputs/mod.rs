@@ -14,6 +14,8 @@ pub mod file;
 pub mod format;
 #[cfg(feature = "out-null")]
 pub mod null;
+#[cfg(feature = "out-prometheus-exporter")]
+pub mod prometheus_exporter;
 #[cfg(feature = "out-stdout")]
 pub mod stdout;
 #[cfg(feature = "out-vivo-exporter")]
@@ -27,6 +29,8 @@ pub(crate) fn register(r: &mut Registry) {
     r.register(&file::DESCRIPTOR);
     #[cfg(feature = "out-null")]
     r.register(&null::DESCRIPTOR);
+    #[cfg(feature = "out-prometheus-exporter")]
+    r.register(&prometheus_exporter::DESCRIPTOR);
     #[cfg(feature = "out-stdout")]
     r.register(&stdout::DESCRIPTOR);
     #[cfg(feature = "out-vivo-exporter")]
