@@ -328,3 +328,141 @@ fn gen_records(port: u16) -> u64 {
         .map(|(_, b)| json(&b)["input"]["gen"]["records"].as_u64().unwrap_or(0))
         .unwrap_or(0)
 }
+
+/// Starts weir on `cfg` with its log in `dir/weir.log`, and waits for its API.
+fn start(cfg: &Path, dir: &Path, port: u16) -> Running {
+    let log = std::fs::File::create(dir.join("weir.log")).unwrap();
+    let child = common::cmd()
+        .arg("-c")
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("weir starts");
+    let weir = Running(child);
+    wait_for(Duration::from_secs(20), || http_get(port, "/api/v2/reload"))
+        .expect("the API comes up");
+    weir
+}
+
+fn wait_count(port: u16, n: u64) {
+    wait_for(Duration::from_secs(20), || {
+        (reload_count(port) >= n).then_some(())
+    })
+    .unwrap_or_else(|| panic!("reload count did not reach {n}"));
+}
+
+#[test]
+fn watched_files_and_sighup_trigger_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("weir.yaml");
+    let parsers = dir.path().join("parsers.yaml");
+    let out = dir.path().join("out.txt");
+    let config = |word: &str| {
+        format!(
+            "service:
+  flush: 0.2
+  hot_reload: on
+  hot_reload.watch: on
+  http_server: on
+  http_listen: 127.0.0.1
+  http_port: {port}
+  parsers_file: {parsers}
+pipeline:
+  inputs:
+    - name: dummy
+      rate: 20
+      dummy: '{{\"log\":\"k=v\"}}'
+  filters:
+    - name: parser
+      match: '*'
+      key_name: log
+      parser: kv
+    - name: modify
+      match: '*'
+      add: word {word}
+  outputs:
+    - name: file
+      match: '*'
+      path: {dir}
+      file: out.txt
+      format: plain
+",
+            parsers = parsers.display(),
+            dir = dir.path().display()
+        )
+    };
+    let parser = |group: &str| {
+        format!(
+            "parsers:\n  - name: kv\n    format: regex\n    regex: '^(?<{group}>[a-z])=(?<value>.*)$'\n"
+        )
+    };
+    write(&parsers, &parser("key"));
+    write(&cfg, &config("first"));
+    let mut weir = start(&cfg, dir.path(), port);
+    let seen = |needle: &str| {
+        let needle = needle.to_string();
+        let out = out.clone();
+        wait_for(Duration::from_secs(20), move || {
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .last()
+                .filter(|l| l.contains(&needle))
+                .map(|_| ())
+        })
+    };
+    seen("\"key\":\"k\"").expect("the first configuration runs");
+    assert!(seen("\"word\":\"first\"").is_some());
+
+    // The configuration file changes: reloaded by itself.
+    write(&cfg, &config("second"));
+    wait_count(port, 1);
+    seen("\"word\":\"second\"").expect("the changed filter applies");
+
+    // A parsers file it uses changes: reloaded too.
+    write(&parsers, &parser("field"));
+    wait_count(port, 2);
+    seen("\"field\":\"k\"").expect("the changed parser applies");
+
+    // SIGHUP reloads as well.
+    common::signal(&weir.0, "HUP");
+    wait_count(port, 3);
+
+    common::signal(&weir.0, "TERM");
+    assert!(weir.0.wait().unwrap().success());
+}
+
+#[test]
+fn without_hot_reload_nothing_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("weir.yaml");
+    write(
+        &cfg,
+        &format!(
+            "service:\n  http_server: on\n  http_listen: 127.0.0.1\n  http_port: {port}\npipeline:\n  inputs:\n    - name: dummy\n  outputs:\n    - name: null\n      match: '*'\n"
+        ),
+    );
+    let mut weir = start(&cfg, dir.path(), port);
+    let (code, body) = http_post(port, "/api/v2/reload");
+    let v = json(&body);
+    assert_eq!(
+        (code, v["reload"].as_str()),
+        (200, Some("not enabled")),
+        "{body}"
+    );
+    assert_eq!(v["status"], -1);
+    common::signal(&weir.0, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(reload_count(port), 0);
+    assert!(
+        weir.0.try_wait().unwrap().is_none(),
+        "SIGHUP does not stop it"
+    );
+    common::signal(&weir.0, "TERM");
+    assert!(weir.0.wait().unwrap().success());
+    let log = std::fs::read_to_string(dir.path().join("weir.log")).unwrap();
+    assert!(log.contains("SIGHUP ignored: hot_reload is off"), "{log}");
+}
