@@ -10,9 +10,14 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# Real peers the end-to-end tests start on loopback ports.
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
     else
         echo "scripts/test.sh: please install: ${need_apt[*]}" >&2
         exit 1
