@@ -244,7 +244,16 @@ fn ids_count_per_stream_and_ranges_select_them() {
         404,
         "the live-tail page is off by default"
     );
-    assert_eq!(w.get("/api/v1/internal/metrics").status, 200);
+    let internal = w.get("/api/v1/internal/metrics");
+    assert_eq!(internal.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&internal.body).expect("JSON");
+    let names: Vec<&str> = v["metrics"]
+        .as_array()
+        .expect("a cmetrics context")
+        .iter()
+        .filter_map(|m| m["meta"]["opts"]["name"].as_str())
+        .collect();
+    assert!(names.contains(&"records_total"), "{names:?}");
 
     let (status, log) = w.stop();
     assert!(status.success(), "{log}");
@@ -424,4 +433,49 @@ fn ids_go_on_across_a_hot_reload() {
     let (status, log) = w.stop();
     assert!(status.success(), "{log}");
     assert!(log.contains("taking over the listener"), "{log}");
+}
+
+/// Metrics chunks go to their own stream, one sample per record with its name, type, help,
+/// labels and value.
+#[test]
+fn metrics_have_their_own_stream() {
+    let port = free_port();
+    let mut c = cmd();
+    c.args([
+        "-i",
+        "fluentbit_metrics",
+        "-t",
+        "weir.metrics",
+        "-p",
+        "scrape_interval=1",
+        "-p",
+        "scrape_on_start=on",
+        "-o",
+        "vivo_exporter",
+        "-p",
+        "host=127.0.0.1",
+        "-p",
+    ])
+    .arg(format!("port={port}"))
+    .args(["-f", "0.05"]);
+    let w = Weir::spawn(c, port);
+    let r = wait_for(Duration::from_secs(30), || {
+        let r = try_request(port, "GET", "/api/v1/metrics")?;
+        r.id("vivo-stream-start-id").map(|_| r)
+    })
+    .expect("a metrics entry arrived");
+    assert_eq!(r.span().0, Some(0));
+    let entries = r.entries();
+    assert_eq!(entries[0]["tag"], "weir.metrics");
+    let samples = entries[0]["records"].as_array().expect("records");
+    let uptime = samples
+        .iter()
+        .map(|s| &s[1])
+        .find(|b| b["name"] == "fluentbit_uptime")
+        .expect("fluentbit_uptime is reported");
+    assert_eq!(uptime["type"], "counter");
+    assert!(uptime["value"].is_number());
+    assert!(uptime["labels"]["hostname"].is_string(), "{uptime}");
+    // The logs stream saw none of it.
+    assert_eq!(w.get("/api/v1/logs").span(), (None, None, Some(0)));
 }

@@ -116,9 +116,10 @@ pub fn handle(ex: &Exporter, req: &Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// Weir's own metrics in the shape of Fluent Bit's `/api/v1/internal/metrics`.
+/// Weir's own metrics as Fluent Bit's `/api/v1/internal/metrics` gives its own: a cmetrics
+/// context as JSON.
 fn internal_metrics(settings: &Settings) -> serde_json::Value {
-    settings.metrics.to_json_v1()
+    weir_core::metrics_export::cmetrics_json(&settings.metrics)
 }
 
 fn stream(
