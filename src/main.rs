@@ -117,7 +117,11 @@ fn main() -> ExitCode {
         });
         rebuild
     });
-    match runtime.block_on(weir_core::run_with_reload(pipeline, rebuild)) {
+    let opts = weir_core::RunOptions {
+        rebuild,
+        plugins: weir_core::http::PluginList::from_registry(&registry),
+    };
+    match runtime.block_on(weir_core::run_with(pipeline, opts)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             weir_core::error!("engine", "{}", e);

@@ -246,6 +246,17 @@ async fn every_endpoint_over_http1_and_h2c() {
         for kind in ["inputs", "filters", "outputs"] {
             assert!(plugins["plugins"][kind].is_array(), "{plugins}");
         }
+        // The plugins built into this binary.
+        let has = |kind: &str, name: &str| {
+            plugins["plugins"][kind]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p == name))
+        };
+        assert!(has("inputs", "dummy") && has("inputs", "tail"), "{plugins}");
+        assert!(
+            has("filters", "grep") && has("outputs", "null"),
+            "{plugins}"
+        );
 
         // health_check is off: Fluent Bit does not serve v1, v2 says ok with the counts.
         assert_eq!(get(port, proto, "/api/v1/health").await.status, 404);
@@ -330,7 +341,6 @@ async fn reload_not_enabled_is_answered_as_fluent_bit_does() {
 }
 
 #[tokio::test]
-#[ignore = "needs the engine to serve with http::serve_with and the service section's ApiSettings"]
 async fn health_turns_to_error_when_an_output_fails() {
     let health =
         "  health_check: on\n  hc_errors_count: 0\n  hc_retry_failure_count: 0\n  hc_period: 60\n";
@@ -382,7 +392,6 @@ async fn health_turns_to_error_when_an_output_fails() {
 }
 
 #[tokio::test]
-#[ignore = "needs the engine to serve with http::serve_with and the service section's ApiSettings"]
 async fn reload_requires_the_bearer_token() {
     // The token comes from the environment, as a deployment would keep it out of the file.
     let w = Weir::start(

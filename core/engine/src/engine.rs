@@ -44,17 +44,24 @@ pub enum StartError {
 /// reload. Given the process's metrics; returns the configuration error as text.
 pub type Rebuild = Arc<dyn Fn(Arc<Metrics>) -> Result<Pipeline, String> + Send + Sync>;
 
-/// Runs the pipeline until a stop signal, then shuts down gracefully.
-pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
-    run_with_reload(pipeline, None).await
+/// What running needs besides the pipeline.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Reads the configuration again when a reload is asked for (over HTTP, by SIGHUP, or by
+    /// `hot_reload.watch`); without it, reloads are refused.
+    pub rebuild: Option<Rebuild>,
+    /// The plugins built into this binary, for `/api/v1/plugins`.
+    pub plugins: crate::http::PluginList,
 }
 
-/// Like [`run`], with hot reload: `rebuild` reads the configuration again when a reload is
-/// asked for (over HTTP, by SIGHUP, or by `hot_reload.watch`).
-pub async fn run_with_reload(
-    pipeline: Pipeline,
-    rebuild: Option<Rebuild>,
-) -> Result<RunReport, StartError> {
+/// Runs the pipeline until a stop signal, then shuts down gracefully.
+pub async fn run(pipeline: Pipeline) -> Result<RunReport, StartError> {
+    run_with(pipeline, RunOptions::default()).await
+}
+
+/// Like [`run`], with hot reload and the plugin list of the monitoring API.
+pub async fn run_with(pipeline: Pipeline, opts: RunOptions) -> Result<RunReport, StartError> {
+    let RunOptions { rebuild, plugins } = opts;
     let Pipeline {
         service,
         metrics,
@@ -151,6 +158,10 @@ pub async fn run_with_reload(
         metrics.clone(),
         service.hot_reload,
     ));
+    // The API's settings (health thresholds, token) follow reloads; its listener does not.
+    let api_config = crate::http::ApiConfig::new(
+        crate::http::ApiSettings::from_service(&service).with_plugins(plugins.clone()),
+    );
     let http_task = http_listener.map(|listener| {
         let state = crate::http::ApiState {
             metrics: metrics.clone(),
@@ -162,7 +173,12 @@ pub async fn run_with_reload(
             }),
             reload: Some(control.clone() as Arc<dyn crate::reload::ReloadControl>),
         };
-        tokio::spawn(crate::http::serve(listener, state, stop_http.clone()))
+        tokio::spawn(crate::http::serve_with(
+            listener,
+            state,
+            api_config.clone(),
+            stop_http.clone(),
+        ))
     });
     let mut watcher = crate::reload::watch::Watcher::start(
         service.hot_reload && service.hot_reload_watch,
@@ -193,6 +209,10 @@ pub async fn run_with_reload(
                 control.set_enabled(running.service.hot_reload);
                 if let Some(files) = result.watch_files {
                     flush.set_interval(running.shared.clone(), running.service.flush);
+                    api_config.set(
+                        crate::http::ApiSettings::from_service(&running.service)
+                            .with_plugins(plugins.clone()),
+                    );
                     watcher = crate::reload::watch::Watcher::start(
                         running.service.hot_reload && running.service.hot_reload_watch,
                         &files,

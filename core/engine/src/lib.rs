@@ -31,7 +31,7 @@ pub mod service;
 pub(crate) mod storage;
 
 pub use context::{BuildContext, Emitter, FilterContext, InputContext, OutputContext};
-pub use engine::{run, run_with_reload, Rebuild, RunReport, StartError, StopReason};
+pub use engine::{run, run_with, Rebuild, RunOptions, RunReport, StartError, StopReason};
 pub use pipeline::{build, BuildOptions, Pipeline};
 pub use plugin::{
     Batch, BoxFuture, Factory, Filter, FilterOutcome, FlushResult, Input, Output, PluginDescriptor,

@@ -20,7 +20,8 @@ pub struct ReloadOutcome {
 pub trait ReloadControl: Send + Sync {
     /// Reloads that took effect since the process started (`hot_reload_count`).
     fn count(&self) -> u64;
-    /// Whether `hot_reload` is on (POST/PUT `/api/v2/reload` answer 400 otherwise, as Fluent Bit).
+    /// Whether `hot_reload` is on (POST/PUT `/api/v2/reload` answer `not enabled` otherwise,
+    /// with 200 as Fluent Bit does).
     fn enabled(&self) -> bool;
     /// Asks for a reload and resolves with its real outcome. Requests that arrive while one
     /// runs are coalesced into the next one, and each caller gets that one's outcome.
