@@ -151,6 +151,7 @@ pub async fn run_with(pipeline: Pipeline, opts: RunOptions) -> Result<RunReport,
     }
     running.publish_routes();
     running.publish_metrics();
+    let _ = metrics.buffers.set(running.storage_inputs.clone());
 
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
     let control = Arc::new(crate::reload::Control::new(

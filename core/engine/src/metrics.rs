@@ -92,6 +92,10 @@ pub struct Metrics {
     pub hot_reloads: Counter,
     /// The filesystem store, once the engine has opened it (for storage metrics).
     pub store: std::sync::OnceLock<weir_storage::Store>,
+    /// Each input's memory buffer (name, budget, filesystem storage), once the engine runs.
+    #[allow(clippy::type_complexity)]
+    pub(crate) buffers:
+        std::sync::OnceLock<Arc<RwLock<Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>>>>,
 }
 
 impl Default for Metrics {
@@ -104,6 +108,7 @@ impl Default for Metrics {
             started: std::time::Instant::now(),
             hot_reloads: Counter::default(),
             store: std::sync::OnceLock::new(),
+            buffers: std::sync::OnceLock::new(),
         }
     }
 }

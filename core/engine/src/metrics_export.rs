@@ -13,9 +13,7 @@
 //!
 //! Not reported, because Weir does not count them yet: `fluentbit_filter_bytes_total` and
 //! `fluentbit_filter_drop_bytes_total`, the output upstream connection gauges and latency
-//! histogram, and the memory side of storage (`fluentbit_storage_mem_chunks`,
-//! `fluentbit_input_storage_memory_bytes`, `fluentbit_input_storage_overlimit`), whose figures
-//! live in the engine's buffers rather than in [`Metrics`].
+//! histogram.
 
 use crate::metrics::Metrics;
 use std::sync::OnceLock;
@@ -330,7 +328,47 @@ fn outputs(m: &Metrics, out: &mut Vec<Sample>) {
     }
 }
 
+/// The memory side of storage: what each input holds in memory, and whether it is paused
+/// at its limit (`mem_buf_limit`, or the process's `memory_limit`).
+fn memory_storage(m: &Metrics, out: &mut Vec<Sample>) {
+    let Some(buffers) = m.buffers.get() else {
+        return;
+    };
+    let buffers = buffers.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let mem_chunks: u64 = buffers
+        .iter()
+        .filter(|(_, _, filesystem)| !filesystem)
+        .map(|(_, b, _)| b.chunks())
+        .sum();
+    out.push(Sample::new(
+        "fluentbit_storage_mem_chunks",
+        "Total number of memory chunks.",
+        Gauge,
+        mem_chunks as f64,
+    ));
+    for (name, budget, _) in &buffers {
+        let label = vec![("name".to_string(), name.to_string())];
+        let mut s = Sample::new(
+            "fluentbit_input_storage_memory_bytes",
+            "Memory bytes used by the chunks.",
+            Gauge,
+            budget.used() as f64,
+        );
+        s.labels = label.clone();
+        out.push(s);
+        let mut s = Sample::new(
+            "fluentbit_input_storage_overlimit",
+            "Is the input memory usage overlimit ?.",
+            Gauge,
+            if budget.is_over() { 1.0 } else { 0.0 },
+        );
+        s.labels = label;
+        out.push(s);
+    }
+}
+
 fn storage(m: &Metrics, out: &mut Vec<Sample>) {
+    memory_storage(m, out);
     let Some(store) = m.store.get() else {
         return;
     };
@@ -629,5 +667,36 @@ mod tests {
             extra_metric("files_rotated").0,
             "fluentbit_input_files_rotated_total"
         );
+    }
+
+    #[test]
+    fn memory_side_of_storage_per_input() {
+        use crate::budget::MemBudget;
+        use std::sync::{Arc, RwLock};
+        let m = Metrics::new();
+        let over = Arc::new(MemBudget::new(Some(10)));
+        over.chunk_started();
+        over.charge(50);
+        let fs = Arc::new(MemBudget::new(None));
+        fs.chunk_started();
+        let _ = m.buffers.set(Arc::new(RwLock::new(vec![
+            ("tail.0".into(), over, false),
+            ("forward.0".into(), fs, true),
+        ])));
+        let s = internal_samples(&m);
+        let total = s
+            .iter()
+            .find(|s| s.name == "fluentbit_storage_mem_chunks")
+            .unwrap();
+        assert_eq!(
+            total.value, 1.0,
+            "filesystem inputs' chunks are not memory chunks"
+        );
+        let bytes = find(&s, "fluentbit_input_storage_memory_bytes", "tail.0").unwrap();
+        assert_eq!(bytes.value, 50.0);
+        let over = find(&s, "fluentbit_input_storage_overlimit", "tail.0").unwrap();
+        assert_eq!(over.value, 1.0);
+        let not_over = find(&s, "fluentbit_input_storage_overlimit", "forward.0").unwrap();
+        assert_eq!(not_over.value, 0.0);
     }
 }
