@@ -89,7 +89,7 @@ pub fn plugins_command(registry: &Registry, cmd: &PluginsCommand) -> ExitCode {
         for kind in [PluginKind::Input, PluginKind::Filter, PluginKind::Output] {
             println!("{}s:", kind.as_str());
             for d in selected.iter().filter(|d| d.kind == kind) {
-                println!("  {:<16} {}", d.name, d.description);
+                println!("  {:<20} {}", d.name, d.description);
             }
         }
     }
