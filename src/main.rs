@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         config_dir,
         bundled_parsers: Some(BUNDLED_PARSERS),
         metrics: None,
+        check_only: cli.dry_run,
     };
     let pipeline = match weir_core::build(&config, &registry, &opts) {
         Ok(p) => p,
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
                 config_dir,
                 bundled_parsers: Some(BUNDLED_PARSERS),
                 metrics: Some(metrics),
+                check_only: false,
             };
             weir_core::build(&config, &registry, &opts).map_err(|e| e.to_string())
         });

@@ -105,6 +105,38 @@ fn dry_run_checks_without_running() {
     );
 }
 
+/// Checking the configuration a running Weir uses must not need the ports it listens on.
+#[test]
+fn dry_run_takes_no_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for plugin in ["prometheus_exporter", "vivo_exporter"] {
+        let pipeline = [
+            "-i",
+            "dummy",
+            "-o",
+            plugin,
+            "-p",
+            "host=127.0.0.1",
+            "-p",
+            &format!("port={port}"),
+        ];
+        let mut c = cmd();
+        c.args(pipeline).arg("--dry-run");
+        let out = run_with_timeout(c, Duration::from_secs(10));
+        assert!(
+            out.status.success(),
+            "{plugin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Running it for real does need the port.
+        let mut c = cmd();
+        c.args(pipeline);
+        let out = run_with_timeout(c, Duration::from_secs(10));
+        assert!(!out.status.success(), "{plugin} started on a taken port");
+    }
+}
+
 #[test]
 fn plugin_help_comes_from_the_parameter_table() {
     let mut c = cmd();

@@ -20,6 +20,9 @@ pub struct BuildContext {
     pub parsers: Arc<ParserRegistry>,
     /// Directory of the main configuration file: relative paths resolve against it.
     pub config_dir: PathBuf,
+    /// The build only checks the configuration (`--dry-run`): factories validate everything
+    /// but take no resource (an output that listens returns [`crate::plugin::CheckedOnly`]).
+    pub check_only: bool,
     /// The process's counters (what the `fluentbit_metrics` input reports).
     pub metrics: Arc<crate::metrics::Metrics>,
     pub(crate) emitters: Mutex<Vec<EmitterRequest>>,
@@ -56,6 +59,7 @@ impl BuildContext {
             service,
             parsers,
             config_dir,
+            check_only: false,
             metrics: Arc::default(),
             emitters: Mutex::new(Vec::new()),
         }

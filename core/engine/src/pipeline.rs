@@ -75,6 +75,8 @@ pub struct BuildOptions {
     /// build context, and the new instances' counters are not registered until the reload is
     /// applied. `None` for the first build, which registers its instances at once.
     pub metrics: Option<Arc<Metrics>>,
+    /// Only check (`--dry-run`): see [`BuildContext::check_only`].
+    pub check_only: bool,
 }
 
 impl Pipeline {
@@ -116,6 +118,7 @@ pub fn build(
         parsers: parsers.clone(),
         config_dir: opts.config_dir.clone(),
         metrics: metrics.clone(),
+        check_only: opts.check_only,
         names: InstanceNames::default(),
     };
 
@@ -342,6 +345,7 @@ struct Builder<'a> {
     parsers: Arc<ParserRegistry>,
     config_dir: PathBuf,
     metrics: Arc<Metrics>,
+    check_only: bool,
     names: InstanceNames,
 }
 
@@ -371,6 +375,7 @@ impl Builder<'_> {
             self.config_dir.clone(),
         );
         ctx.metrics = self.metrics.clone();
+        ctx.check_only = self.check_only;
         Ok(Declared {
             d,
             params,

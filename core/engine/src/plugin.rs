@@ -126,6 +126,17 @@ pub trait Output: Send + Sync {
     }
 }
 
+/// What a factory returns instead of a running instance when the build only checks the
+/// configuration (`--dry-run`): an output that listens must not take its port from the Weir
+/// that runs the same configuration. It is never flushed; if it were, it would refuse.
+pub struct CheckedOnly;
+
+impl Output for CheckedOnly {
+    fn flush<'a>(&'a self, _: &'a Chunk, _: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
+        Box::pin(async { FlushResult::Error })
+    }
+}
+
 /// The set of plugins this build of Weir knows.
 #[derive(Default)]
 pub struct Registry {

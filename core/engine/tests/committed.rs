@@ -85,6 +85,7 @@ async fn committed_tells_filesystem_inputs_their_data_is_durable() {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
         metrics: None,
+        check_only: false,
     };
     let p = weir_core::build(&cfg, &r, &opts).unwrap();
     weir_core::run(p).await.unwrap();

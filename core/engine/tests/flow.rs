@@ -149,6 +149,7 @@ async fn filtered_records_arrive_once_after_retries() {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
         metrics: None,
+        check_only: false,
     };
     let pipeline = weir_core::build(&cfg, &registry(), &opts).expect("builds");
     let metrics = pipeline.metrics.clone();
@@ -177,6 +178,7 @@ fn unknown_plugin_and_bad_retry_limit_are_config_errors() {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
         metrics: None,
+        check_only: false,
     };
     let err = weir_core::build(
         &config("pipeline:\n  inputs:\n    - name: countng\n"),
@@ -208,6 +210,7 @@ fn instance_names_and_aliases() {
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
         metrics: None,
+        check_only: false,
     };
     let p = weir_core::build(
         &config("pipeline:\n  inputs:\n    - name: counting\n    - name: counting\n      alias: second\n  outputs:\n    - name: flaky\n      match: '*'\n"),

@@ -108,6 +108,7 @@ async fn run(
         config_dir: PathBuf::from("."),
         bundled_parsers: None,
         metrics: None,
+        check_only: false,
     };
     let p = weir_core::build(&cfg, &r, &opts).unwrap();
     let metrics = p.metrics.clone();

@@ -77,7 +77,12 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     description: "Serve metrics for Prometheus to scrape.",
     params: PARAMS,
     factory: Factory::Output(|p, ctx| {
-        Ok(Box::new(Exporter::start(Config::from_params(p)?, p, ctx)?))
+        let cfg = Config::from_params(p)?;
+        if ctx.check_only {
+            listen_address(&cfg, p)?;
+            return Ok(Box::new(weir_core::plugin::CheckedOnly));
+        }
+        Ok(Box::new(Exporter::start(cfg, p, ctx)?))
     }),
 };
 

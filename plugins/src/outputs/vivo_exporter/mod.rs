@@ -64,7 +64,14 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     kind: PluginKind::Output,
     description: "Expose logs, metrics and traces over HTTP for Vivo, with a live-tail page.",
     params: PARAMS,
-    factory: Factory::Output(|p, ctx| Ok(Box::new(VivoExporter::new(p, ctx)?))),
+    factory: Factory::Output(|p, ctx| {
+        if ctx.check_only {
+            Settings::from_params(p, ctx)?;
+            listen_address(p)?;
+            return Ok(Box::new(weir_core::plugin::CheckedOnly));
+        }
+        Ok(Box::new(VivoExporter::new(p, ctx)?))
+    }),
 };
 
 /// What one instance's configuration asks of the server and the streams of its address.
