@@ -151,7 +151,7 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| json(l))
+        .map(json)
         .collect()
 }
 

@@ -72,8 +72,8 @@ pub struct BuildOptions {
     /// defines parsers of the same names (Weir ships its common parsers this way).
     pub bundled_parsers: Option<&'static str>,
     /// The process's metrics, when building for a hot reload: plugins see them through their
-    /// build context, and the new instances' counters are not registered until the reload is
-    /// applied. `None` for the first build, which registers its instances at once.
+    /// build context. `None` for the first build, which makes them. Instances' counters are
+    /// registered when they run (the engine starts, or the reload is applied).
     pub metrics: Option<Arc<Metrics>>,
     /// Only check (`--dry-run`): see [`BuildContext::check_only`].
     pub check_only: bool,
@@ -251,7 +251,7 @@ pub fn build(
 
     watch_files.sort();
     watch_files.dedup();
-    let pipeline = Pipeline {
+    Ok(Pipeline {
         service,
         metrics,
         parsers,
@@ -259,41 +259,7 @@ pub fn build(
         filters,
         outputs,
         watch_files,
-    };
-    if opts.metrics.is_none() {
-        pipeline.register_metrics();
-    }
-    Ok(pipeline)
-}
-
-impl Pipeline {
-    /// Makes this pipeline's instances the ones `/api/v1/metrics` shows, in configuration
-    /// order (emitters after the inputs, as Fluent Bit lists them).
-    pub(crate) fn register_metrics(&self) {
-        let mut inputs: Vec<(Arc<str>, Arc<InputMetrics>)> = self
-            .inputs
-            .iter()
-            .map(|i| (i.name.clone(), i.metrics.clone()))
-            .collect();
-        for f in &self.filters {
-            inputs.extend(
-                f.emitters
-                    .iter()
-                    .map(|e| (e.name.clone(), e.metrics.clone())),
-            );
-        }
-        let filters = self
-            .filters
-            .iter()
-            .map(|f| (f.instance.name.clone(), f.instance.metrics.clone()))
-            .collect();
-        let outputs = self
-            .outputs
-            .iter()
-            .map(|o| (o.runtime.ctx.name.clone(), o.runtime.metrics.clone()))
-            .collect();
-        self.metrics.set_all(inputs, filters, outputs);
-    }
+    })
 }
 
 /// Keys whose value names a file a plugin loads at build time: a change of that file's
