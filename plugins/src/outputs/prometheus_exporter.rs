@@ -33,14 +33,13 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 use weir_config::{ConfigError, ParamSpec, Params};
+use weir_core::http::lease::{self, Lease, LeaseTable};
 use weir_core::{
     BoxFuture, BuildContext, Factory, FlushResult, Output, OutputContext, PluginDescriptor,
-    PluginKind, ServiceConfig,
+    PluginKind,
 };
 use weir_event::metric::{self, is_valid_label_name, MetricKind, Sample};
 use weir_event::{Chunk, EventTime, Signal};
@@ -291,71 +290,66 @@ impl SeriesStore {
 /// What one instance's configuration asks of the address it serves.
 #[derive(Debug)]
 struct Settings {
-    instance: Arc<str>,
     add_labels: Vec<(String, String)>,
     add_timestamp: bool,
     ttl: Option<Duration>,
 }
 
-/// What the server and the instances on one address share: the series and the settings in
-/// force (those of the newest instance).
-struct Shared {
-    local: SocketAddr,
-    store: Mutex<SeriesStore>,
-    settings: RwLock<Arc<Settings>>,
+/// What the server and the instances on one address share: the series, and the settings of
+/// the newest instance.
+type Shared = lease::Shared<Mutex<SeriesStore>, Settings>;
+
+/// The servers by listen address: a hot reload that rebuilds the exporter hands the running
+/// server and its series to the new instance, so Prometheus sees no gap and no reset
+/// ([`weir_core::http::lease`] has the rules).
+static SERVERS: LeaseTable<Mutex<SeriesStore>, Settings> =
+    LeaseTable::new("output:prometheus_exporter", "weir-prometheus");
+
+fn store(shared: &Shared) -> std::sync::MutexGuard<'_, SeriesStore> {
+    shared
+        .state()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
-    fn store(&self) -> std::sync::MutexGuard<'_, SeriesStore> {
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+fn metrics_text(shared: &Shared) -> String {
+    let settings = shared.settings();
+    let mut store = store(shared);
+    if let Some(ttl) = settings.ttl {
+        store.expire(Instant::now(), ttl);
     }
+    store.render(&settings.add_labels, settings.add_timestamp)
+}
 
-    fn settings(&self) -> Arc<Settings> {
-        self.settings
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn metrics_text(&self) -> String {
-        let settings = self.settings();
-        let mut store = self.store();
-        if let Some(ttl) = settings.ttl {
-            store.expire(Instant::now(), ttl);
-        }
-        store.render(&settings.add_labels, settings.add_timestamp)
-    }
-
-    /// Takes in a metrics chunk; returns (events that were not samples, the first reason,
-    /// new series dropped at the limit, dropped in all, series kept).
-    fn ingest(&self, chunk: &Chunk) -> Ingested {
-        let now = Instant::now();
-        let ttl = self.settings().ttl;
-        let mut r = Ingested::default();
-        let mut store = self.store();
-        let before = store.dropped();
-        for ev in chunk.events() {
-            let decoded = ev
-                .map_err(metric::MetricError::from)
-                .and_then(|ev| metric::decode(&ev));
-            match decoded {
-                Ok((time, sample)) => {
-                    store.update(sample, time, now);
-                }
-                Err(e) => {
-                    r.invalid += 1;
-                    r.first_error.get_or_insert(e);
-                }
+/// Takes in a metrics chunk; returns (events that were not samples, the first reason, new
+/// series dropped at the limit, dropped in all, series kept).
+fn ingest(shared: &Shared, chunk: &Chunk) -> Ingested {
+    let now = Instant::now();
+    let ttl = shared.settings().ttl;
+    let mut r = Ingested::default();
+    let mut store = store(shared);
+    let before = store.dropped();
+    for ev in chunk.events() {
+        let decoded = ev
+            .map_err(metric::MetricError::from)
+            .and_then(|ev| metric::decode(&ev));
+        match decoded {
+            Ok((time, sample)) => {
+                store.update(sample, time, now);
+            }
+            Err(e) => {
+                r.invalid += 1;
+                r.first_error.get_or_insert(e);
             }
         }
-        if let Some(ttl) = ttl {
-            store.expire(now, ttl);
-        }
-        r.dropped = store.dropped() - before;
-        r.dropped_total = store.dropped();
-        r.kept = store.len();
-        r
     }
+    if let Some(ttl) = ttl {
+        store.expire(now, ttl);
+    }
+    r.dropped = store.dropped() - before;
+    r.dropped_total = store.dropped();
+    r.kept = store.len();
+    r
 }
 
 #[derive(Debug, Default)]
@@ -367,184 +361,9 @@ struct Ingested {
     kept: usize,
 }
 
-// One server per listen address, shared through a hot reload.
-//
-// A hot reload builds the whole new pipeline (calling every factory) before it stops the
-// outputs it replaces, which may still be flushing. A new exporter on the address of a running
-// one cannot bind it, by design; it takes a lease on the running server instead, and the
-// series it serves carry on, so Prometheus sees no gap and no reset. Two instances on one
-// address in the same configuration are an error, as two binds would be; instances of one
-// build share their `Arc<ServiceConfig>`, which tells a duplicate from a reload. The newest
-// lease's settings are in force; when it ends, the previous one's come back; when the last
-// ends, the server stops and the port is released.
-
-struct Holder {
-    id: u64,
-    build: Weak<ServiceConfig>,
-    settings: Arc<Settings>,
-}
-
-struct Slot {
-    shared: Arc<Shared>,
-    server: Server,
-    /// Oldest first.
-    holders: Vec<Holder>,
-}
-
-struct Server {
-    stop: CancellationToken,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Server {
-    /// Tells the server to stop; its thread ends once open requests are answered.
-    fn stop(self) -> std::thread::JoinHandle<()> {
-        self.stop.cancel();
-        self.thread
-    }
-}
-
-fn slots() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, Slot>> {
-    static SLOTS: OnceLock<Mutex<HashMap<SocketAddr, Slot>>> = OnceLock::new();
-    // Every change to the table is one insert, push or remove: a poisoned lock leaves it whole.
-    SLOTS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-}
-
-static NEXT_LEASE: AtomicU64 = AtomicU64::new(1);
-
-/// An instance's hold on its address; dropping it releases the hold.
-struct Lease {
-    key: SocketAddr,
-    id: u64,
-    shared: Arc<Shared>,
-    took_over: bool,
-}
-
-/// Takes a lease on `addr`, binding it and starting the server when no one holds it. Port 0
-/// (any free port) is never shared.
-fn acquire(
-    addr: SocketAddr,
-    build: &Arc<ServiceConfig>,
-    settings: Arc<Settings>,
-) -> Result<Lease, String> {
-    let id = NEXT_LEASE.fetch_add(1, Ordering::Relaxed);
-    let holder = Holder {
-        id,
-        build: Arc::downgrade(build),
-        settings: settings.clone(),
-    };
-    let mut slots = slots();
-    if addr.port() != 0 {
-        if let Some(slot) = slots.get_mut(&addr) {
-            if let Some(same) = slot
-                .holders
-                .iter()
-                .find(|h| std::ptr::eq(h.build.as_ptr(), Arc::as_ptr(build)))
-            {
-                return Err(format!(
-                    "the address is already used by {}",
-                    same.settings.instance
-                ));
-            }
-            *slot
-                .shared
-                .settings
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = settings;
-            slot.holders.push(holder);
-            return Ok(Lease {
-                key: addr,
-                id,
-                shared: slot.shared.clone(),
-                took_over: true,
-            });
-        }
-    }
-    let listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| format!("cannot listen: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("cannot listen: {e}"))?;
-    let shared = Arc::new(Shared {
-        local,
-        store: Mutex::new(SeriesStore::new(MAX_SERIES)),
-        settings: RwLock::new(settings),
-    });
-    let server = start(listener, shared.clone())?;
-    let key = if addr.port() == 0 { local } else { addr };
-    slots.insert(
-        key,
-        Slot {
-            shared: shared.clone(),
-            server,
-            holders: vec![holder],
-        },
-    );
-    Ok(Lease {
-        key,
-        id,
-        shared,
-        took_over: false,
-    })
-}
-
 /// The status code `code` (all callers pass valid ones).
 fn status(code: u16) -> hyper::StatusCode {
     hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// Starts the server thread (its own small runtime: factories run before the engine's
-/// runtime exists, and on reload from within it) and waits until it accepts connections.
-fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<Server, String> {
-    let stop = CancellationToken::new();
-    let token = stop.clone();
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
-    let thread = std::thread::Builder::new()
-        .name("weir-prometheus".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(format!("cannot start the HTTP server: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(format!("cannot start the HTTP server: {e}")));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                weir_core::http::server::serve(
-                    listener,
-                    token,
-                    "output:prometheus_exporter",
-                    move |req| {
-                        let shared = shared.clone();
-                        let get = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
-                        let path = req.uri().path().to_string();
-                        async move { route(&shared, get, &path) }
-                    },
-                )
-                .await;
-            });
-        })
-        .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Server { stop, thread }),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("cannot start the HTTP server: its thread ended".into()),
-    }
 }
 
 fn route(shared: &Shared, get: bool, path: &str) -> hyper::Response<weir_core::http::server::Body> {
@@ -556,45 +375,10 @@ fn route(shared: &Shared, get: bool, path: &str) -> hyper::Response<weir_core::h
         "/metrics" => response(
             status(200),
             weir_core::metrics_export::PROMETHEUS_CONTENT_TYPE,
-            shared.metrics_text(),
+            metrics_text(shared),
         ),
         "/" => response(status(200), "text/plain", "Weir Prometheus Exporter\n"),
         _ => response(status(404), "text/plain", "not found\n"),
-    }
-}
-
-impl Lease {
-    /// Ends the hold (once; later calls do nothing). Returns the server when this was the last
-    /// hold on the address, for the caller to stop.
-    fn release(&self) -> Option<Server> {
-        let mut slots = slots();
-        let slot = slots.get_mut(&self.key)?;
-        let at = slot.holders.iter().position(|h| h.id == self.id)?;
-        let was_newest = at + 1 == slot.holders.len();
-        slot.holders.remove(at);
-        match slot.holders.last() {
-            None => slots.remove(&self.key).map(|s| s.server),
-            Some(newest) => {
-                if was_newest {
-                    *slot
-                        .shared
-                        .settings
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner) = newest.settings.clone();
-                }
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(server) = self.release() {
-            // Not waited for: a drop may run on the engine's runtime, which must not block.
-            // An exporter built but never run (another plugin failed) still frees its port.
-            drop(server.stop());
-        }
     }
 }
 
@@ -615,7 +399,7 @@ fn listen_address(cfg: &Config, p: &Params) -> Result<(SocketAddr, String), Conf
 
 /// One `prometheus_exporter` instance.
 pub struct Exporter {
-    lease: Lease,
+    lease: Lease<Mutex<SeriesStore>, Settings>,
     component: String,
 }
 
@@ -625,16 +409,25 @@ impl Exporter {
     pub fn start(cfg: Config, p: &Params, ctx: &BuildContext) -> Result<Self, ConfigError> {
         let component = format!("output:prometheus_exporter:{}", ctx.instance);
         let (addr, shown) = listen_address(&cfg, p)?;
-        let settings = Arc::new(Settings {
-            instance: ctx.instance.clone(),
+        let settings = Settings {
             add_labels: cfg.add_labels,
             add_timestamp: cfg.add_timestamp,
             ttl: cfg.ttl,
-        });
-        let lease = acquire(addr, &ctx.service, settings)
+        };
+        let lease = SERVERS
+            .acquire(
+                addr,
+                ctx,
+                settings,
+                |_| Mutex::new(SeriesStore::new(MAX_SERIES)),
+                |shared, req| async move {
+                    let get = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
+                    route(&shared, get, req.uri().path())
+                },
+            )
             .map_err(|e| p.error("port", format!("{shown}: {e}")))?;
-        let local = lease.shared.local;
-        if lease.took_over {
+        let local = lease.shared().local();
+        if lease.took_over() {
             weir_core::info!(
                 component,
                 "taking over the listener on iface={} tcp_port={}: series carry on",
@@ -654,7 +447,7 @@ impl Exporter {
 
     /// Where it listens (the real port when `port` was 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.lease.shared.local
+        self.lease.shared().local()
     }
 }
 
@@ -675,7 +468,7 @@ impl Output for Exporter {
                 );
                 return FlushResult::Ok;
             }
-            let r = self.lease.shared.ingest(chunk);
+            let r = ingest(self.lease.shared(), chunk);
             if let Some(e) = r.first_error {
                 weir_core::warn!(
                     self.component,
@@ -704,12 +497,11 @@ impl Output for Exporter {
             // The last instance on the address stops the server and waits for it, so the port
             // is free once the engine has stopped; bounded, as a stuck client must not hold
             // the engine's shutdown.
-            if let Some(server) = self.lease.release() {
-                let thread = server.stop();
-                let joined = tokio::task::spawn_blocking(move || thread.join());
-                if tokio::time::timeout(SHUTDOWN_WAIT, joined).await.is_err() {
-                    weir_core::warn!(self.component, "the HTTP server did not stop in time");
-                }
+            if tokio::time::timeout(SHUTDOWN_WAIT, self.lease.shutdown())
+                .await
+                .is_err()
+            {
+                weir_core::warn!(self.component, "the HTTP server did not stop in time");
             }
         })
     }

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 mod auth;
 mod health;
+pub mod lease;
 mod prometheus_v1;
 pub mod server;
 mod storage_view;

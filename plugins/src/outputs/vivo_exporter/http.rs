@@ -16,9 +16,8 @@
 //! value, means no bound, as in Fluent Bit) and `limit` (most entries; `0` means all). A value
 //! that is not an integer is answered 400, where Fluent Bit would read it as 0.
 
-use super::listener::Exporter;
 use super::stream::Query;
-use super::Settings;
+use super::{Exporter, Settings};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -137,7 +136,7 @@ fn stream(
             return r;
         }
     };
-    let page = ex.streams.ring(signal).read(&q, consume);
+    let page = ex.state().ring(signal).read(&q, consume);
     let mut r = response(StatusCode::OK, "application/json", page.body());
     let h = r.headers_mut();
     h.insert(NEXT_ID, HeaderValue::from(page.next));

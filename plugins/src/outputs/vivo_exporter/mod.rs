@@ -9,7 +9,7 @@
 //! The exporter listens on its own address (`host`, `port`), bound when the instance is built
 //! so a taken port is a startup error. The server and the streams belong to the address, not
 //! to the instance: a hot reload that rebuilds the output hands them over to the new instance,
-//! so clients stay connected and ids go on ([`listener`] explains how).
+//! so clients stay connected and ids go on ([`weir_core::http::lease`] explains how).
 //!
 //! Beyond Fluent Bit:
 //! - ids survive a hot reload;
@@ -20,7 +20,6 @@
 //! - `live_tail on` serves a live-tail page at `/live`.
 
 mod http;
-mod listener;
 mod render;
 mod stream;
 
@@ -28,7 +27,9 @@ use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use stream::Streams;
 use weir_config::{ConfigError, Params};
+use weir_core::http::lease::{self, Lease, LeaseTable};
 use weir_core::metrics::Metrics;
 use weir_core::{
     BoxFuture, BuildContext, Factory, FlushResult, Output, OutputContext, ParamSpec,
@@ -77,8 +78,6 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
 /// What one instance's configuration asks of the server and the streams of its address.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    /// The instance name, for messages.
-    pub instance: Arc<str>,
     pub stream_queue_size: usize,
     pub empty_stream_on_read: bool,
     /// `http_cors_allow_origin`, ready to send.
@@ -100,7 +99,6 @@ impl Settings {
             })?),
         };
         Ok(Self {
-            instance: ctx.instance.clone(),
             stream_queue_size: usize::try_from(p.size("stream_queue_size").unwrap_or(20 << 20))
                 .unwrap_or(usize::MAX),
             empty_stream_on_read: p.bool("empty_stream_on_read").unwrap_or(false),
@@ -134,19 +132,35 @@ fn listen_address(p: &Params) -> Result<(SocketAddr, String), ConfigError> {
     Ok((addr, shown))
 }
 
+/// What the server and the instances on one address share: the streams, and the settings of
+/// the newest instance.
+pub(crate) type Exporter = lease::Shared<Streams, Settings>;
+
+/// The servers by listen address. A new `stream_queue_size` resizes the streams at once.
+static SERVERS: LeaseTable<Streams, Settings> =
+    LeaseTable::new("output:vivo_exporter", "weir-vivo")
+        .on_settings(|streams, settings| streams.set_capacity(settings.stream_queue_size));
+
 struct VivoExporter {
-    lease: listener::Lease,
+    lease: Lease<Streams, Settings>,
 }
 
 impl VivoExporter {
     fn new(p: &Params, ctx: &BuildContext) -> Result<Self, ConfigError> {
-        let settings = Arc::new(Settings::from_params(p, ctx)?);
+        let settings = Settings::from_params(p, ctx)?;
         let (addr, shown) = listen_address(p)?;
-        let lease = listener::acquire(addr, &ctx.service, settings)
+        let lease = SERVERS
+            .acquire(
+                addr,
+                ctx,
+                settings,
+                |s| Streams::new(s.stream_queue_size),
+                |ex, req| async move { http::handle(&ex, &req) },
+            )
             .map_err(|e| p.error("port", format!("{shown}: {e}")))?;
         let component = format!("output:vivo_exporter:{}", ctx.instance);
-        let local = lease.exporter.local;
-        if lease.took_over {
+        let local = lease.shared().local();
+        if lease.took_over() {
             weir_core::info!(
                 component,
                 "taking over the listener on iface={} tcp_port={}: streams and ids carry on",
@@ -171,8 +185,8 @@ impl Output for VivoExporter {
             match render::chunk_entry(chunk) {
                 Ok(entry) => {
                     self.lease
-                        .exporter
-                        .streams
+                        .shared()
+                        .state()
                         .ring(chunk.signal)
                         .push(Bytes::from(entry));
                     FlushResult::Ok
@@ -196,10 +210,7 @@ impl Output for VivoExporter {
         Box::pin(async move {
             // The last instance on the address stops the server and waits for it, so the port
             // is free once the engine has stopped.
-            if let Some(server) = self.lease.release() {
-                let thread = server.stop();
-                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-            }
+            self.lease.shutdown().await;
         })
     }
 }
@@ -216,7 +227,6 @@ pub(crate) mod tests {
     /// Settings as the defaults give them.
     pub(crate) fn settings() -> Settings {
         Settings {
-            instance: "vivo_exporter.0".into(),
             stream_queue_size: 20 << 20,
             empty_stream_on_read: false,
             cors: None,
@@ -228,6 +238,13 @@ pub(crate) mod tests {
     #[test]
     fn parameter_table() {
         weir_config::check_table(PARAMS).unwrap();
+    }
+
+    /// A port free on `ip` when asked, for tests that build two instances on one address (port
+    /// 0 would give each a port of its own).
+    fn free_port(ip: &str) -> String {
+        let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+        l.local_addr().unwrap().port().to_string()
     }
 
     /// Each test listens on its own loopback address, so tests running at once never share an
@@ -299,7 +316,7 @@ pub(crate) mod tests {
     }
 
     fn local(out: &VivoExporter) -> SocketAddr {
-        out.lease.exporter.local
+        out.lease.shared().local()
     }
 
     #[test]
@@ -398,8 +415,11 @@ pub(crate) mod tests {
     #[test]
     fn two_instances_of_one_configuration_cannot_share_an_address() {
         let ctx = testing::build_context();
-        let _first = build("127.0.10.5", &[], &ctx).unwrap();
-        let err = build("127.0.10.5", &[], &ctx).err().expect("duplicate");
+        let port = free_port("127.0.10.5");
+        let _first = build("127.0.10.5", &[("port", &port)], &ctx).unwrap();
+        let err = build("127.0.10.5", &[("port", &port)], &ctx)
+            .err()
+            .expect("duplicate");
         assert!(err.to_string().contains("already used by"), "{err}");
     }
 
@@ -407,14 +427,18 @@ pub(crate) mod tests {
     /// running server and streams over; ids go on; its settings apply until it goes away.
     #[test]
     fn a_reload_hands_the_listener_over() {
-        let old = build("127.0.10.6", &[], &testing::build_context()).unwrap();
+        let port = free_port("127.0.10.6");
+        let old = build("127.0.10.6", &[("port", &port)], &testing::build_context()).unwrap();
         let addr = local(&old);
         flush(&old, &chunk(Signal::Logs, "before"));
         flush(&old, &chunk(Signal::Logs, "before"));
 
         let new = build(
             "127.0.10.6",
-            &[("http_cors_allow_origin", "https://vivo.test")],
+            &[
+                ("port", &port),
+                ("http_cors_allow_origin", "https://vivo.test"),
+            ],
             &testing::build_context(),
         )
         .unwrap();
