@@ -24,6 +24,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
+# Toolchains for the WebAssembly guests the tests build (Rust, C, Zig, Python, JavaScript,
+# AssemblyScript, Go), under WEIR_TOOLS_DIR, outside the clone.
+eval "$(scripts/wasm-toolchains.sh)"
+
 if [ -z "${WEIR_SKIP_LINT:-}" ]; then
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
