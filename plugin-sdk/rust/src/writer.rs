@@ -1,0 +1,503 @@
+//! Writing events: [`EventWriter`] appends events to a buffer in Weir's encoding, copying read
+//! events unchanged ([`EventWriter::push`]), with changes ([`EventWriter::edit`]) or writing
+//! new ones ([`EventWriter::event`]). [`Batches`] groups writers by tag for a plugin's answer.
+
+use crate::event::{Event, EventTime};
+use crate::msgpack;
+use crate::value::{Encode, Map, Value};
+use crate::Error;
+
+/// Encoded events, back to back, and how many there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventWriter {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl EventWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A writer with room for `bytes` bytes (a filter's output is usually about its input's size).
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    /// Number of events written.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.count = 0;
+    }
+
+    /// Copies an event unchanged (its bytes as they came).
+    pub fn push(&mut self, event: &Event<'_>) {
+        self.buf.extend_from_slice(event.raw());
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// Starts a copy of `event` with changes; nothing is written until [`EventEdit::finish`].
+    pub fn edit<'w, 'e>(&'w mut self, event: &Event<'e>) -> EventEdit<'w, 'e> {
+        EventEdit {
+            writer: self,
+            time: event.time(),
+            metadata: event.metadata(),
+            body: event.body(),
+            body_edits: Edits::default(),
+            meta_edits: Edits::default(),
+        }
+    }
+
+    /// Starts a new event; nothing is written until [`NewEvent::finish`].
+    pub fn event(&mut self, time: EventTime) -> NewEvent<'_> {
+        NewEvent {
+            writer: self,
+            time,
+            body: Vec::new(),
+            body_len: 0,
+            meta: Vec::new(),
+            meta_len: 0,
+        }
+    }
+
+    /// Appends an event whose metadata and body are given encoded (both must be valid
+    /// MessagePack, which is checked: an error leaves the writer as it was).
+    pub fn push_encoded(
+        &mut self,
+        time: EventTime,
+        metadata: &[u8],
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let metadata = if metadata.is_empty() {
+            &[0x80][..]
+        } else {
+            metadata
+        };
+        for (what, part) in [("metadata", metadata), ("body", body)] {
+            if msgpack::skip(part, 0)? != part.len() {
+                return Err(Error::new(format!(
+                    "{what}: more than one MessagePack value"
+                )));
+            }
+        }
+        self.head(time, metadata);
+        self.buf.extend_from_slice(body);
+        self.count = self.count.saturating_add(1);
+        Ok(())
+    }
+
+    /// Writes `[[time, metadata], ` and leaves the body to the caller.
+    fn head(&mut self, time: EventTime, metadata: &[u8]) {
+        msgpack::write_array_len(&mut self.buf, 2);
+        msgpack::write_array_len(&mut self.buf, 2);
+        time.encode(&mut self.buf);
+        self.buf.extend_from_slice(metadata);
+    }
+}
+
+/// Pending changes to one map: fields to set (in order) and keys to remove.
+#[derive(Debug, Default)]
+struct Edits<'k> {
+    /// Encoded key/value pairs to set, and their keys.
+    set: Vec<(&'k str, Vec<u8>)>,
+    remove: Vec<&'k str>,
+}
+
+impl<'k> Edits<'k> {
+    fn set(&mut self, key: &'k str, value: impl Encode) {
+        let mut pair = Vec::new();
+        msgpack::write_str(&mut pair, key);
+        value.encode(&mut pair);
+        self.remove.retain(|k| *k != key);
+        match self.set.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = pair,
+            None => self.set.push((key, pair)),
+        }
+    }
+
+    fn remove(&mut self, key: &'k str) {
+        self.set.retain(|(k, _)| *k != key);
+        self.remove.push(key);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
+    /// Writes `map` with the changes: a set key keeps its place (its first occurrence; later
+    /// duplicates are dropped), new keys go at the end, removed keys disappear.
+    fn apply(&self, map: Map<'_>, out: &mut Vec<u8>) {
+        if self.is_empty() {
+            out.extend_from_slice(map.raw());
+            return;
+        }
+        let mut written = vec![false; self.set.len()];
+        let mut pairs = Vec::with_capacity(map.raw().len() + 64);
+        let mut n: u32 = 0;
+        for (pair, key) in map.raw_pairs() {
+            if let Some(key) = key {
+                if self.remove.contains(&key) {
+                    continue;
+                }
+                if let Some(i) = self.set.iter().position(|(k, _)| *k == key) {
+                    if !written[i] {
+                        pairs.extend_from_slice(&self.set[i].1);
+                        written[i] = true;
+                        n = n.saturating_add(1);
+                    }
+                    continue;
+                }
+            }
+            pairs.extend_from_slice(pair);
+            n = n.saturating_add(1);
+        }
+        for (i, (_, pair)) in self.set.iter().enumerate() {
+            if !written[i] {
+                pairs.extend_from_slice(pair);
+                n = n.saturating_add(1);
+            }
+        }
+        msgpack::write_map_len(out, n);
+        out.extend_from_slice(&pairs);
+    }
+}
+
+/// A copy of an event being changed. Keys borrowed for `'e` or longer (literals, or strings of
+/// the batch) can be used directly.
+#[must_use = "nothing is written until finish() is called"]
+#[derive(Debug)]
+pub struct EventEdit<'w, 'e> {
+    writer: &'w mut EventWriter,
+    time: EventTime,
+    metadata: Map<'e>,
+    body: Value<'e>,
+    body_edits: Edits<'e>,
+    meta_edits: Edits<'e>,
+}
+
+impl<'w, 'e> EventEdit<'w, 'e> {
+    /// Sets a field of the body, replacing it in place if present, appending it otherwise.
+    pub fn set(mut self, key: &'e str, value: impl Encode) -> Self {
+        self.body_edits.set(key, value);
+        self
+    }
+
+    /// Removes a field of the body (every occurrence).
+    pub fn remove(mut self, key: &'e str) -> Self {
+        self.body_edits.remove(key);
+        self
+    }
+
+    /// Sets a field of the metadata.
+    pub fn set_meta(mut self, key: &'e str, value: impl Encode) -> Self {
+        self.meta_edits.set(key, value);
+        self
+    }
+
+    /// Removes a field of the metadata.
+    pub fn remove_meta(mut self, key: &'e str) -> Self {
+        self.meta_edits.remove(key);
+        self
+    }
+
+    /// Changes the timestamp.
+    pub fn time(mut self, time: EventTime) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Writes the changed event. Fails, writing nothing, when fields are changed on a body that
+    /// is not a map (Fluent Bit's records always are).
+    pub fn finish(self) -> Result<(), Error> {
+        let body = match self.body {
+            Value::Map(m) => Some(m),
+            _ if self.body_edits.is_empty() => None,
+            _ => {
+                return Err(Error::new(
+                    "cannot change fields of a body that is not a map",
+                ))
+            }
+        };
+        let w = self.writer;
+        msgpack::write_array_len(&mut w.buf, 2);
+        msgpack::write_array_len(&mut w.buf, 2);
+        self.time.encode(&mut w.buf);
+        self.meta_edits.apply(self.metadata, &mut w.buf);
+        match body {
+            Some(m) => self.body_edits.apply(m, &mut w.buf),
+            None => self.body.encode(&mut w.buf),
+        }
+        w.count = w.count.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// A new event being built field by field.
+#[must_use = "nothing is written until finish() is called"]
+#[derive(Debug)]
+pub struct NewEvent<'w> {
+    writer: &'w mut EventWriter,
+    time: EventTime,
+    body: Vec<u8>,
+    body_len: u32,
+    meta: Vec<u8>,
+    meta_len: u32,
+}
+
+impl NewEvent<'_> {
+    /// Adds a field to the body (keys are not checked for duplicates).
+    pub fn field(mut self, key: &str, value: impl Encode) -> Self {
+        msgpack::write_str(&mut self.body, key);
+        value.encode(&mut self.body);
+        self.body_len = self.body_len.saturating_add(1);
+        self
+    }
+
+    /// Adds a field to the metadata.
+    pub fn meta(mut self, key: &str, value: impl Encode) -> Self {
+        msgpack::write_str(&mut self.meta, key);
+        value.encode(&mut self.meta);
+        self.meta_len = self.meta_len.saturating_add(1);
+        self
+    }
+
+    /// Writes the event.
+    pub fn finish(self) {
+        let w = self.writer;
+        msgpack::write_array_len(&mut w.buf, 2);
+        msgpack::write_array_len(&mut w.buf, 2);
+        self.time.encode(&mut w.buf);
+        msgpack::write_map_len(&mut w.buf, self.meta_len);
+        w.buf.extend_from_slice(&self.meta);
+        msgpack::write_map_len(&mut w.buf, self.body_len);
+        w.buf.extend_from_slice(&self.body);
+        w.count = w.count.saturating_add(1);
+    }
+}
+
+/// A plugin's answer: events grouped by tag.
+///
+/// A filter's default writer ([`Batches::writer`]) carries the tag of the batch it was given;
+/// an input's carries the empty tag, which the host replaces with the input's `tag`. Other
+/// tags ([`Batches::writer_for`]) reroute events, as Fluent Bit's `rewrite_tag` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batches {
+    batches: Vec<(String, EventWriter)>,
+}
+
+impl Batches {
+    /// Answers whose default tag is `tag`.
+    pub fn new(tag: &str) -> Self {
+        Self {
+            batches: vec![(tag.to_owned(), EventWriter::new())],
+        }
+    }
+
+    /// The writer for the default tag.
+    pub fn writer(&mut self) -> &mut EventWriter {
+        if self.batches.is_empty() {
+            self.batches.push((String::new(), EventWriter::new()));
+        }
+        // Not empty: `new` creates the default entry, and the check above covers `default()`.
+        &mut self.batches[0].1
+    }
+
+    /// The writer for `tag`, created on first use.
+    pub fn writer_for(&mut self, tag: &str) -> &mut EventWriter {
+        let i = match self.batches.iter().position(|(t, _)| t == tag) {
+            Some(i) => i,
+            None => {
+                self.batches.push((tag.to_owned(), EventWriter::new()));
+                self.batches.len() - 1
+            }
+        };
+        &mut self.batches[i].1
+    }
+
+    /// The batches that hold events, as `(tag, events)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &EventWriter)> {
+        self.batches
+            .iter()
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(t, w)| (t.as_str(), w))
+    }
+
+    /// Total events across tags.
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|(_, w)| w.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The batches that hold events, owned.
+    pub fn into_vec(self) -> Vec<(String, EventWriter)> {
+        self.batches
+            .into_iter()
+            .filter(|(_, w)| !w.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Batch, MapBuilder};
+
+    fn one(w: &EventWriter) -> Event<'_> {
+        let mut it = Batch::new("t", w.as_bytes(), w.len() as u32).events();
+        let ev = it.next().unwrap().unwrap();
+        assert!(it.next().is_none());
+        ev
+    }
+
+    fn keys(ev: &Event<'_>) -> Vec<String> {
+        ev.body()
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn edit_sets_in_place_appends_and_removes() {
+        let mut src = EventWriter::new();
+        src.event(EventTime::new(10, 1))
+            .meta("m", 1)
+            .field("a", 1)
+            .field("level", "debug")
+            .field("b", 2)
+            .finish();
+        let ev = one(&src);
+
+        let mut out = EventWriter::new();
+        out.edit(&ev)
+            .set("level", "info")
+            .set("lang", "rust")
+            .remove("b")
+            .set_meta("source", "test")
+            .finish()
+            .unwrap();
+        let e = one(&out);
+        assert_eq!(keys(&e), ["a", "level", "lang"]);
+        assert_eq!(e.get_str("level"), Some("info"));
+        assert_eq!(e.get_str("lang"), Some("rust"));
+        assert_eq!(e.time(), EventTime::new(10, 1));
+        assert_eq!(e.meta("m"), Some(Value::Int(1)));
+        assert_eq!(e.meta("source"), Some(Value::Str("test")));
+    }
+
+    #[test]
+    fn later_changes_to_a_key_win() {
+        let mut src = EventWriter::new();
+        src.event(EventTime::new(1, 0)).field("a", 1).finish();
+        let ev = one(&src);
+        let mut out = EventWriter::new();
+        out.edit(&ev)
+            .set("x", 1)
+            .remove("x")
+            .remove("a")
+            .set("a", 3)
+            .finish()
+            .unwrap();
+        let e = one(&out);
+        assert_eq!(keys(&e), ["a"]);
+        assert_eq!(e.get("a"), Some(Value::Int(3)));
+    }
+
+    #[test]
+    fn an_edit_without_changes_copies_the_body() {
+        let mut src = EventWriter::new();
+        src.event(EventTime::new(1, 0))
+            .field("nested", MapBuilder::new().field("k", "v"))
+            .finish();
+        let ev = one(&src);
+        let mut out = EventWriter::new();
+        out.edit(&ev).finish().unwrap();
+        out.push(&ev);
+        assert_eq!(out.as_bytes(), [src.as_bytes(), src.as_bytes()].concat());
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn non_map_bodies_pass_unchanged_but_cannot_take_fields() {
+        let mut src = EventWriter::new();
+        src.push_encoded(EventTime::new(1, 0), &[], &[0xa1, b'x'])
+            .unwrap();
+        let ev = one(&src);
+        let mut out = EventWriter::new();
+        out.edit(&ev).finish().unwrap();
+        assert_eq!(one(&out).body(), Value::Str("x"));
+        assert!(out.edit(&ev).set("a", 1).finish().is_err());
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn push_encoded_checks_its_parts() {
+        let mut w = EventWriter::new();
+        assert!(w.push_encoded(EventTime::new(1, 0), &[], &[0x81]).is_err());
+        assert!(w
+            .push_encoded(EventTime::new(1, 0), &[], &[0x80, 0x80])
+            .is_err());
+        assert!(w.is_empty());
+        assert!(w.as_bytes().is_empty());
+    }
+
+    #[test]
+    fn batches_group_by_tag_and_skip_empty_ones() {
+        let mut b = Batches::new("in");
+        b.writer_for("other")
+            .event(EventTime::new(1, 0))
+            .field("a", 1)
+            .finish();
+        assert_eq!(b.iter().count(), 1);
+        b.writer().event(EventTime::new(1, 0)).finish();
+        b.writer().event(EventTime::new(2, 0)).finish();
+        let tags: Vec<_> = b.iter().map(|(t, w)| (t.to_owned(), w.len())).collect();
+        assert_eq!(tags, [("in".to_owned(), 2), ("other".to_owned(), 1)]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.into_vec().len(), 2);
+    }
+
+    #[test]
+    fn many_fields_use_wider_map_headers() {
+        let mut src = EventWriter::new();
+        let mut e = src.event(EventTime::new(1, 0));
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+        for (i, k) in keys.iter().enumerate() {
+            e = e.field(k, i);
+        }
+        e.finish();
+        let ev = one(&src);
+        assert_eq!(ev.body().as_map().unwrap().len(), 20);
+        let mut out = EventWriter::new();
+        let mut edit = out.edit(&ev);
+        for k in &keys[..5] {
+            edit = edit.remove(k);
+        }
+        edit.finish().unwrap();
+        assert_eq!(one(&out).body().as_map().unwrap().len(), 15);
+        assert_eq!(one(&out).get("k19"), Some(Value::Int(19)));
+    }
+}
