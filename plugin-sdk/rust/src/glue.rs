@@ -146,6 +146,7 @@ pub fn init<P: Plugin>(slot: &'static LocalKey<Slot<P>>) -> Result<(), String> {
     })
 }
 
+#[cfg(any(feature = "filter", feature = "input"))]
 fn to_wit(batches: Batches) -> Vec<wit::Batch> {
     batches
         .into_vec()
