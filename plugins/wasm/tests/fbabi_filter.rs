@@ -1,0 +1,153 @@
+//! The `wasm` filter with modules written in C for Fluent Bit, built with zig's clang as
+//! Fluent Bit's users build them: `add_field.c` (the benchmark's filter, JSON) and
+//! `msgpack_fields.c` (MessagePack results holding zero bytes).
+//!
+//! Needs `python3 -m ziglang` (PyPI `ziglang`); the modules are built into
+//! `CARGO_TARGET_TMPDIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use weir_config::{Location, Section, SectionKind};
+use weir_core::service::FILTER_COMMON_PARAMS;
+use weir_core::{Batch, BuildContext, Factory, Filter, FilterContext, FilterOutcome};
+use weir_event::{EventTime, EventWriter, Events};
+use weir_wasm::fbabi::filter::DESCRIPTOR;
+
+fn sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fbabi")
+}
+
+/// Builds a C filter without libc, with the flags of the benchmark's build.sh.
+fn build_c(name: &str, export: &str) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fbabi-{name}.wasm"));
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "ziglang",
+            "cc",
+            "--target=wasm32-wasi",
+            "-O2",
+            "-nostdlib",
+            "-fno-builtin",
+        ])
+        .args(["-Wl,--no-entry", &format!("-Wl,--export={export}")])
+        .args([
+            "-Wl,--export=__heap_base",
+            "-Wl,--export=__data_end",
+            "-Wl,-z,stack-size=16384",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .arg(sources().join(format!("{name}.c")))
+        .status()
+        .expect("python3 -m ziglang runs (pip install ziglang)");
+    assert!(status.success(), "zig cc {name}.c failed");
+    out
+}
+
+fn filter(pairs: &[(&str, &str)]) -> (Box<dyn Filter>, Arc<weir_core::metrics::Metrics>) {
+    let loc = Location::command_line();
+    let mut sec = Section::new(SectionKind::Filter, loc.clone());
+    sec.push("name", "wasm", loc.clone());
+    for (k, v) in pairs {
+        sec.push(*k, *v, loc.clone());
+    }
+    let p = weir_config::validate(
+        &sec,
+        &[DESCRIPTOR.params, FILTER_COMMON_PARAMS],
+        "filter 'wasm'",
+    )
+    .unwrap();
+    let ctx = BuildContext::new(
+        "wasm.0".into(),
+        Default::default(),
+        Default::default(),
+        std::env::temp_dir(),
+    );
+    let Factory::Filter(make) = DESCRIPTOR.factory else {
+        panic!("a filter")
+    };
+    (make(&p, &ctx).unwrap(), ctx.metrics.clone())
+}
+
+fn run(f: &dyn Filter, bodies: &[&str]) -> Vec<serde_json::Value> {
+    let mut data = Vec::new();
+    for b in bodies {
+        let mut body = Vec::new();
+        weir_event::json::from_json(b, &mut body).unwrap();
+        weir_event::event::write_event(&mut data, EventTime::new(1_700_000_000, 5), &[], &body);
+    }
+    let mut out = EventWriter::new();
+    let ctx = FilterContext {
+        input: "stdin.0",
+        input_plugin: "stdin",
+    };
+    let batch = Batch {
+        tag: "app",
+        data: &data,
+        records: bodies.len(),
+    };
+    assert_eq!(f.filter(batch, &mut out, &ctx), FilterOutcome::Modified);
+    Events::new(&out.buf)
+        .map(|e| {
+            let e = e.unwrap();
+            assert_eq!(e.time, EventTime::new(1_700_000_000, 5));
+            serde_json::from_str(&weir_event::json::to_json_string(e.body).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn add_field_in_json_mode() {
+    let wasm = build_c("add_field", "add_field");
+    let (f, metrics) = filter(&[
+        ("wasm_path", wasm.to_str().unwrap()),
+        ("function_name", "add_field"),
+        ("event_format", "json"),
+    ]);
+    let big = format!(r#"{{"big":"{}"}}"#, "y".repeat(20_000));
+    let got = run(
+        &*f,
+        &[
+            r#"{"a":1,"s":"x\"y"}"#,
+            "{}",
+            r#"{"nested":{"k":[1,2]}}"#,
+            &big,
+        ],
+    );
+    assert_eq!(got.len(), 4);
+    for g in &got {
+        assert_eq!(g["wasm"], "added", "{g}");
+    }
+    assert_eq!(got[0]["s"], "x\"y");
+    assert_eq!(got[2]["nested"]["k"][1], 2);
+    assert_eq!(got[3]["big"].as_str().unwrap().len(), 20_000);
+    // Many batches: the module's memory stays where it was.
+    for _ in 0..50 {
+        let bodies: Vec<String> = (0..100).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+        let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        assert_eq!(run(&*f, &refs).len(), 100);
+    }
+    let m = metrics.plugin(weir_core::PluginKind::Filter, "wasm.0");
+    assert_eq!(m.counter("wasm_calls").get(), 5004);
+    assert_eq!(m.counter("wasm_traps").get(), 0);
+}
+
+#[test]
+fn msgpack_results_keep_their_zero_bytes() {
+    let wasm = build_c("msgpack_fields", "add_fields");
+    let (f, _) = filter(&[
+        ("wasm_path", wasm.to_str().unwrap()),
+        ("function_name", "add_fields"),
+        ("event_format", "msgpack"),
+    ]);
+    let got = run(&*f, &[r#"{"a":1}"#, "{}", r#"{"s":"text","n":null}"#]);
+    assert_eq!(got.len(), 3);
+    for g in &got {
+        assert_eq!(g["zero"], 0, "{g}");
+        assert_eq!(g["nul"], "a\u{0}b", "{g}");
+    }
+    assert_eq!(got[0]["a"], 1);
+    assert_eq!(got[2]["s"], "text");
+}
