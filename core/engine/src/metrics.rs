@@ -77,6 +77,93 @@ pub struct OutputMetrics {
     pub retried_records: Counter,
 }
 
+/// An instance's plugin figures, by kind and instance name.
+type PluginEntry = ((crate::plugin::PluginKind, Arc<str>), Arc<PluginMetrics>);
+
+/// A figure that goes up and down (a plugin's gauge), stored as the bits of an `f64`.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    pub fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Figures a plugin adds to one instance of any kind, beyond its kind's own counters: a
+/// WebAssembly plugin's host counters (`wasm_traps`...) and the counters and gauges the plugin
+/// sets itself. `/api/v1/metrics` shows them beside the instance's own counters (which win
+/// when a name is the same).
+#[derive(Debug, Default)]
+pub struct PluginMetrics {
+    counters: RwLock<Vec<(Arc<str>, Arc<Counter>)>>,
+    gauges: RwLock<Vec<(Arc<str>, Arc<Gauge>)>>,
+}
+
+fn named<T: Default>(v: &RwLock<Vec<(Arc<str>, Arc<T>)>>, name: &str) -> Arc<T> {
+    if let Ok(v) = v.read() {
+        if let Some((_, c)) = v.iter().find(|(n, _)| &**n == name) {
+            return c.clone();
+        }
+    }
+    let mut v = v.write().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = v.iter().find(|(n, _)| &**n == name) {
+        return c.clone();
+    }
+    let c = Arc::new(T::default());
+    v.push((name.into(), c.clone()));
+    c
+}
+
+impl PluginMetrics {
+    /// The counter `name`, created on first use.
+    pub fn counter(&self, name: &str) -> Arc<Counter> {
+        named(&self.counters, name)
+    }
+
+    /// The gauge `name`, created on first use.
+    pub fn gauge(&self, name: &str) -> Arc<Gauge> {
+        named(&self.gauges, name)
+    }
+
+    /// How many counters and gauges there are.
+    pub fn len(&self) -> usize {
+        let c = self.counters.read().map(|v| v.len()).unwrap_or(0);
+        c + self.gauges.read().map(|v| v.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn counters(&self) -> Vec<(Arc<str>, u64)> {
+        self.counters
+            .read()
+            .map(|v| v.iter().map(|(n, c)| (n.clone(), c.get())).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn gauges(&self) -> Vec<(Arc<str>, f64)> {
+        self.gauges
+            .read()
+            .map(|v| v.iter().map(|(n, g)| (n.clone(), g.get())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds the figures to an instance's JSON object, leaving the keys it has alone.
+    fn merge_into(&self, o: &mut serde_json::Map<String, serde_json::Value>) {
+        for (k, v) in self.counters() {
+            o.entry(k.to_string()).or_insert_with(|| v.into());
+        }
+        for (k, v) in self.gauges() {
+            o.entry(k.to_string()).or_insert_with(|| v.into());
+        }
+    }
+}
+
 /// Every instance's counters, by instance name (`tail.0`), in configuration order, and the
 /// process-wide figures. One `Metrics` lives as long as the process: a hot reload keeps it,
 /// so the counters of components a reload leaves alone keep counting.
@@ -96,6 +183,8 @@ pub struct Metrics {
     #[allow(clippy::type_complexity)]
     pub(crate) buffers:
         std::sync::OnceLock<Arc<RwLock<Vec<(Arc<str>, Arc<crate::budget::MemBudget>, bool)>>>>,
+    /// Plugins' own figures, by kind and instance name ([`Metrics::plugin`]).
+    plugin: RwLock<Vec<PluginEntry>>,
 }
 
 impl Default for Metrics {
@@ -109,6 +198,7 @@ impl Default for Metrics {
             hot_reloads: Counter::default(),
             store: std::sync::OnceLock::new(),
             buffers: std::sync::OnceLock::new(),
+            plugin: RwLock::default(),
         }
     }
 }
@@ -183,6 +273,39 @@ impl Metrics {
         m
     }
 
+    /// The plugin-specific figures of instance `instance` of `kind`, created on first use.
+    /// They are kept by name, as the counters a reload keeps: an instance that a reload
+    /// rebuilds under the same name goes on with them.
+    pub fn plugin(&self, kind: crate::plugin::PluginKind, instance: &str) -> Arc<PluginMetrics> {
+        let find = |v: &Vec<PluginEntry>| {
+            v.iter()
+                .find(|((k, n), _)| *k == kind && &**n == instance)
+                .map(|(_, m)| m.clone())
+        };
+        if let Some(m) = self.plugin.read().ok().and_then(|v| find(&v)) {
+            return m;
+        }
+        let mut v = self.plugin.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = find(&v) {
+            return m;
+        }
+        let m = Arc::new(PluginMetrics::default());
+        v.push(((kind, instance.into()), m.clone()));
+        m
+    }
+
+    fn merge_plugin(
+        &self,
+        kind: crate::plugin::PluginKind,
+        instance: &str,
+        o: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
+        let v = self.plugin.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, m)) = v.iter().find(|((k, n), _)| *k == kind && &**n == instance) {
+            m.merge_into(o);
+        }
+    }
+
     /// Fluent Bit's `/api/v1/metrics` JSON.
     pub fn to_json_v1(&self) -> serde_json::Value {
         use serde_json::{json, Map, Value};
@@ -194,6 +317,7 @@ impl Metrics {
             for (k, v) in m.extras() {
                 o.insert(k.into(), json!(v));
             }
+            self.merge_plugin(crate::plugin::PluginKind::Input, name, &mut o);
             inputs.insert(name.to_string(), Value::Object(o));
         }
         let mut filters = Map::new();
@@ -203,14 +327,15 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            filters.insert(
-                name.to_string(),
-                json!({
-                    "records": m.records.get(),
-                    "drop_records": m.drop_records.get(),
-                    "add_records": m.add_records.get(),
-                }),
-            );
+            let mut o = json!({
+                "records": m.records.get(),
+                "drop_records": m.drop_records.get(),
+                "add_records": m.add_records.get(),
+            });
+            if let Value::Object(o) = &mut o {
+                self.merge_plugin(crate::plugin::PluginKind::Filter, name, o);
+            }
+            filters.insert(name.to_string(), o);
         }
         let mut outputs = Map::new();
         for (name, m) in self
@@ -219,18 +344,19 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            outputs.insert(
-                name.to_string(),
-                json!({
-                    "proc_records": m.proc_records.get(),
-                    "proc_bytes": m.proc_bytes.get(),
-                    "errors": m.errors.get(),
-                    "retries": m.retries.get(),
-                    "retries_failed": m.retries_failed.get(),
-                    "dropped_records": m.dropped_records.get(),
-                    "retried_records": m.retried_records.get(),
-                }),
-            );
+            let mut o = json!({
+                "proc_records": m.proc_records.get(),
+                "proc_bytes": m.proc_bytes.get(),
+                "errors": m.errors.get(),
+                "retries": m.retries.get(),
+                "retries_failed": m.retries_failed.get(),
+                "dropped_records": m.dropped_records.get(),
+                "retried_records": m.retried_records.get(),
+            });
+            if let Value::Object(o) = &mut o {
+                self.merge_plugin(crate::plugin::PluginKind::Output, name, o);
+            }
+            outputs.insert(name.to_string(), o);
         }
         json!({ "input": inputs, "filter": filters, "output": outputs })
     }
@@ -255,5 +381,28 @@ mod tests {
         assert_eq!(j["output"]["null.0"]["proc_records"], 3);
         assert_eq!(j["output"]["null.0"]["retried_records"], 0);
         assert_eq!(j["filter"]["grep.0"]["drop_records"], 1);
+    }
+
+    #[test]
+    fn plugin_figures_show_beside_the_instances_own() {
+        use crate::plugin::PluginKind;
+        let m = Metrics::new();
+        m.add_filter("wasm.0".into());
+        m.add_output("wasm.0".into());
+        let f = m.plugin(PluginKind::Filter, "wasm.0");
+        f.counter("wasm_traps").add(2);
+        f.gauge("queue").set(1.5);
+        f.counter("records").add(99);
+        assert!(Arc::ptr_eq(&f, &m.plugin(PluginKind::Filter, "wasm.0")));
+        m.plugin(PluginKind::Output, "wasm.0").counter("sent").inc();
+        let j = m.to_json_v1();
+        assert_eq!(j["filter"]["wasm.0"]["wasm_traps"], 2);
+        assert_eq!(j["filter"]["wasm.0"]["queue"], 1.5);
+        assert_eq!(
+            j["filter"]["wasm.0"]["records"], 0,
+            "the instance's own counter wins"
+        );
+        assert_eq!(j["output"]["wasm.0"]["sent"], 1);
+        assert!(j["filter"]["wasm.0"].get("sent").is_none());
     }
 }
