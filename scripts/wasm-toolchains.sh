@@ -10,6 +10,8 @@
 # so that a fresh clone on the same machine finds it again:
 #   $WEIR_TOOLS_DIR/venv          Python venv: wasm-tools, zig, componentize-py, go
 #   $WEIR_TOOLS_DIR/node_modules  componentize-js, assemblyscript
+#   $WEIR_TOOLS_DIR/adapters      WASI preview1 -> 0.2 adapters matching the host's wasmtime,
+#                                 for guests built for wasm32-wasip1 (Go, Rust with --wasi)
 # Debian packages (rustc-web for Rust guests, wasi-libc, nodejs/npm) are installed with apt.
 # Versions are pinned: a guest build must not change under us when a registry moves on.
 # A second run with everything present only checks versions (a second or two).
@@ -39,6 +41,9 @@ npm_pkgs=(
     "@bytecodealliance/componentize-js@0.23.0"
     "assemblyscript@0.28.20"
 )
+# The crate that ships the adapters; its version follows the host's wasmtime.
+adapter_crate=wasi-preview1-component-adapter-provider
+adapter_version=48.0.8
 
 say() { echo "wasm-toolchains: $*" >&2; }
 missing=()
@@ -52,6 +57,11 @@ for pkg in rustc-web cargo-web rust-web-src wasi-libc; do
     apt_installed "$pkg" || need_apt+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+# Rust guests link with rustup's rust-lld when there is one, else with Debian's lld.
+if ! ls "${RUSTUP_HOME:-$HOME/.rustup}"/toolchains/*/lib/rustlib/*/bin/rust-lld >/dev/null 2>&1 &&
+    ! command -v lld >/dev/null 2>&1; then
+    need_apt+=(lld)
+fi
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # Debian splits venv support (ensurepip) out of python3.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
@@ -115,6 +125,31 @@ if [ ${#npm_missing[@]} -gt 0 ]; then
     fi
 fi
 
+# --- WASI adapters ------------------------------------------------------------------------
+adapters=$tools_dir/adapters
+if [ ! -f "$adapters/wasi_snapshot_preview1.reactor.wasm" ]; then
+    if [ $check_only = 1 ]; then
+        missing+=("adapters: $adapter_crate $adapter_version")
+    elif ! command -v cargo >/dev/null 2>&1; then
+        missing+=("cargo, to fetch $adapter_crate")
+    else
+        # `cargo info` downloads and unpacks the crate into cargo's registry; the adapters are
+        # plain files in it.
+        say "fetching $adapter_crate $adapter_version"
+        cargo info "$adapter_crate@$adapter_version" >/dev/null 2>&1 || true
+        src=""
+        for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$adapter_crate-$adapter_version"/artefacts; do
+            [ -f "$dir/wasi_snapshot_preview1.reactor.wasm" ] && src=$dir
+        done
+        if [ -n "$src" ]; then
+            mkdir -p "$adapters"
+            cp "$src"/wasi_snapshot_preview1.*.wasm "$adapters/"
+        else
+            missing+=("adapters: $adapter_crate $adapter_version could not be fetched")
+        fi
+    fi
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
     for m in "${missing[@]}"; do say "missing $m"; done
     exit 1
@@ -124,4 +159,5 @@ fi
 # The build scripts put these on PATH themselves when WEIR_TOOLS_DIR is set or the default
 # exists; exporting them here serves interactive shells.
 echo "export WEIR_TOOLS_DIR=$tools_dir"
+echo "export WEIR_WASI_ADAPTER=$adapters/wasi_snapshot_preview1.reactor.wasm"
 echo "export PATH=$venv/bin:$tools_dir/node_modules/.bin:\$PATH"

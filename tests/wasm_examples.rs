@@ -205,6 +205,11 @@ fn build(example: &Path) -> PathBuf {
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("PATH", tools_path());
+    let adapter = tools_dir().join("adapters/wasi_snapshot_preview1.reactor.wasm");
+    if std::env::var_os("WEIR_WASI_ADAPTER").is_none() && adapter.is_file() {
+        cmd.env("WEIR_WASI_ADAPTER", adapter);
+    }
     let out = cmd
         .current_dir(repo())
         .stdin(Stdio::null())
@@ -341,12 +346,22 @@ fn world_of(path: &Path) -> World {
     }
 }
 
-/// PATH with the tools directory of scripts/wasm-toolchains.sh first.
-fn tools_path() -> String {
-    let tools =
-        std::env::var("WEIR_TOOLS_DIR").unwrap_or_else(|_| "/var/cache/weir-ci/tools".into());
-    let path = std::env::var("PATH").unwrap_or_default();
-    format!("{tools}/venv/bin:{path}")
+/// Where scripts/wasm-toolchains.sh installs the guest toolchains.
+fn tools_dir() -> PathBuf {
+    std::env::var_os("WEIR_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/weir-ci/tools"))
+}
+
+/// PATH with the toolchains of scripts/wasm-toolchains.sh first, so that the test finds them
+/// whether or not its caller put them on PATH.
+fn tools_path() -> std::ffi::OsString {
+    let tools = tools_dir();
+    let mut dirs = vec![tools.join("venv/bin"), tools.join("node_modules/.bin")];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
 }
 
 /// Just enough of the WebAssembly binary format to list a core module's exported functions

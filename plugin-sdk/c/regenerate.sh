@@ -25,7 +25,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 for world in filter input output; do
-    rm -rf "$here/$world"
+    rm -rf "${here:?}/$world"
     wit-bindgen c "$root/wit" \
         --world "weir:plugin/$world@0.1.0" \
         --rename-world "weir_$world" \
