@@ -151,3 +151,60 @@ fn msgpack_results_keep_their_zero_bytes() {
     assert_eq!(got[0]["a"], 1);
     assert_eq!(got[2]["s"], "text");
 }
+
+/// Builds `plugin-sdk/examples/<dir>` with its build.sh.
+fn build_example(dir: &str, file: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fbabi-example-{dir}"));
+    let o = Command::new("bash")
+        .arg(root.join(format!("plugin-sdk/examples/{dir}/build.sh")))
+        .arg(&out)
+        .output()
+        .expect("bash runs");
+    assert!(
+        o.status.success(),
+        "building the {dir} example failed (toolchains: scripts/wasm-toolchains.sh):\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.join(file)
+}
+
+/// The rule every example follows: `lang` added, `debug` records dropped.
+fn check_example(wasm: &Path, function: &str, lang: &str) {
+    let (f, metrics) = filter(&[
+        ("wasm_path", wasm.to_str().unwrap()),
+        ("function_name", function),
+    ]);
+    let input = [
+        r#"{"level":"info","msg":"one"}"#,
+        r#"{"level":"debug","msg":"two"}"#,
+        r#"{"level":"warn","msg":"three","n":3}"#,
+        r#"{"msg":"four","n":4,"nested":{"level":"debug"}}"#,
+        "{}",
+    ];
+    for _ in 0..20 {
+        let got = run(&*f, &input);
+        let want = [
+            serde_json::json!({"level":"info","msg":"one","lang":lang}),
+            serde_json::json!({"level":"warn","msg":"three","n":3,"lang":lang}),
+            serde_json::json!({"msg":"four","n":4,"nested":{"level":"debug"},"lang":lang}),
+            serde_json::json!({"lang":lang}),
+        ];
+        assert_eq!(got, want);
+    }
+    let m = metrics.plugin(weir_core::PluginKind::Filter, "wasm.0");
+    assert_eq!(m.counter("wasm_traps").get(), 0);
+    assert_eq!(m.counter("wasm_invalid_results").get(), 0);
+}
+
+#[test]
+fn assemblyscript_example() {
+    let wasm = build_example("assemblyscript", "example_assemblyscript.wasm");
+    check_example(&wasm, "assemblyscript_filter", "assemblyscript");
+}
+
+#[test]
+fn go_example() {
+    let wasm = build_example("go", "example_go.wasm");
+    check_example(&wasm, "go_filter", "go");
+}

@@ -1,0 +1,3 @@
+module example_go
+
+go 1.24
