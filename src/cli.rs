@@ -27,6 +27,8 @@ pub struct Cli {
     pub help: bool,
     pub version: bool,
     pub plugins: Option<PluginsCommand>,
+    /// `weir plugin new ...`.
+    pub plugin_new: Option<crate::plugin_new::NewPlugin>,
 }
 
 /// `weir plugins [NAME] [--json]`.
@@ -54,7 +56,7 @@ pub enum CliKind {
 pub fn command() -> Command {
     Command::new("weir")
         .about("Weir: an edge telemetry collector for logs, metrics and traces, compatible with Fluent Bit")
-        .override_usage("weir [-c FILE] [-i INPUT [-p K=V]... [-t TAG]]... [-F FILTER [-p K=V]... -m MATCH]... [-o OUTPUT [-p K=V]... [-m MATCH]]...\n       weir plugins [NAME] [--json]\n       weir -i|-F|-o NAME -h")
+        .override_usage("weir [-c FILE] [-i INPUT [-p K=V]... [-t TAG]]... [-F FILTER [-p K=V]... -m MATCH]... [-o OUTPUT [-p K=V]... [-m MATCH]]...\n       weir plugins [NAME] [--json]\n       weir plugin new --lang LANG NAME [DIR]\n       weir -i|-F|-o NAME -h")
         .disable_help_flag(true)
         .disable_version_flag(true)
         .args_conflicts_with_subcommands(true)
@@ -85,6 +87,7 @@ pub fn command() -> Command {
                 .arg(Arg::new("name").value_name("NAME").help("A plugin name"))
                 .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("JSON schema of the parameters")),
         )
+        .subcommand(crate::plugin_new::subcommand())
 }
 
 /// Parses arguments (without the program name handling, which clap does).
@@ -126,6 +129,7 @@ fn from_matches(m: &ArgMatches) -> Cli {
             json: sub.get_flag("json"),
         });
     }
+    cli.plugin_new = crate::plugin_new::from_matches(m);
     cli.pipeline = ordered_pipeline(m);
     cli
 }

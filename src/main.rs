@@ -8,6 +8,7 @@
 
 mod cli;
 mod cli_config;
+mod plugin_new;
 mod plugins_help;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
         println!("Weir v{}", env!("CARGO_PKG_VERSION"));
         println!("Reads Fluent Bit YAML and classic configurations.");
         return ExitCode::SUCCESS;
+    }
+    if let Some(req) = &cli.plugin_new {
+        return plugin_new::command(req);
     }
     if let Some(p) = &cli.plugins {
         return plugins_help::plugins_command(&registry, p);
