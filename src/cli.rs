@@ -29,6 +29,8 @@ pub struct Cli {
     pub plugins: Option<PluginsCommand>,
     /// `weir plugin new ...`.
     pub plugin_new: Option<crate::plugin_new::NewPlugin>,
+    /// `-e FILE`: external plugins to load (WebAssembly components), in order.
+    pub plugin_files: Vec<PathBuf>,
 }
 
 /// `weir plugins [NAME] [--json]`.
@@ -56,7 +58,7 @@ pub enum CliKind {
 pub fn command() -> Command {
     Command::new("weir")
         .about("Weir: an edge telemetry collector for logs, metrics and traces, compatible with Fluent Bit")
-        .override_usage("weir [-c FILE] [-i INPUT [-p K=V]... [-t TAG]]... [-F FILTER [-p K=V]... -m MATCH]... [-o OUTPUT [-p K=V]... [-m MATCH]]...\n       weir plugins [NAME] [--json]\n       weir plugin new --lang LANG NAME [DIR]\n       weir -i|-F|-o NAME -h")
+        .override_usage("weir [-c FILE] [-i INPUT [-p K=V]... [-t TAG]]... [-F FILTER [-p K=V]... -m MATCH]... [-o OUTPUT [-p K=V]... [-m MATCH]]...\n       weir plugins [NAME] [--json] [-c FILE] [-e PLUGIN]...\n       weir plugin new --lang LANG NAME [DIR]\n       weir -i|-F|-o NAME -h")
         .disable_help_flag(true)
         .disable_version_flag(true)
         .args_conflicts_with_subcommands(true)
@@ -68,6 +70,7 @@ pub fn command() -> Command {
         .arg(Arg::new("tag").short('t').long("tag").value_name("TAG").action(ArgAction::Append).help("Tag of the last input (same as -p tag=TAG)"))
         .arg(Arg::new("match").short('m').long("match").value_name("MATCH").action(ArgAction::Append).help("Match of the last filter or output (same as -p match=MATCH; default '*')"))
         .arg(Arg::new("flush").short('f').long("flush").value_name("SECONDS").help("Flush interval in seconds (default 1)"))
+        .arg(Arg::new("plugin").short('e').long("plugin").value_name("FILE").action(ArgAction::Append).global(true).help("Load an external plugin (a WebAssembly component); may be given more than once"))
         .arg(Arg::new("parser").short('R').long("parser").value_name("FILE").action(ArgAction::Append).help("A parsers file to load"))
         .arg(Arg::new("log_file").short('l').long("log_file").visible_alias("log-file").value_name("FILE").help("Write logs to FILE"))
         .arg(Arg::new("log_level").long("log-level").visible_alias("log_level").value_name("LEVEL").help("off, error, warn, info, debug or trace"))
@@ -85,7 +88,8 @@ pub fn command() -> Command {
             Command::new("plugins")
                 .about("List plugins, or print one plugin's parameters")
                 .arg(Arg::new("name").value_name("NAME").help("A plugin name"))
-                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("JSON schema of the parameters")),
+                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("JSON schema of the parameters"))
+                .arg(Arg::new("config").short('c').long("config").value_name("FILE").help("Also list the plugins its service section's plugins_file loads")),
         )
         .subcommand(crate::plugin_new::subcommand())
 }
@@ -121,9 +125,14 @@ fn from_matches(m: &ArgMatches) -> Cli {
         daemon: m.get_flag("daemon"),
         help: m.get_flag("help"),
         version: m.get_flag("version"),
+        plugin_files: plugin_files(m),
         ..Cli::default()
     };
     if let Some(sub) = m.subcommand_matches("plugins") {
+        // `-e` is global: clap propagates it given after `plugins` to the top-level matches.
+        if let Some(c) = sub.get_one::<String>("config") {
+            cli.config = Some(PathBuf::from(c));
+        }
         cli.plugins = Some(PluginsCommand {
             name: sub.get_one::<String>("name").cloned(),
             json: sub.get_flag("json"),
@@ -132,6 +141,12 @@ fn from_matches(m: &ArgMatches) -> Cli {
     cli.plugin_new = crate::plugin_new::from_matches(m);
     cli.pipeline = ordered_pipeline(m);
     cli
+}
+
+fn plugin_files(m: &ArgMatches) -> Vec<PathBuf> {
+    m.get_many::<String>("plugin")
+        .map(|v| v.map(PathBuf::from).collect())
+        .unwrap_or_default()
 }
 
 /// Rebuilds the order of -i/-F/-o/-p/-t/-m from their positions on the command line.
@@ -233,6 +248,19 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn external_plugins() {
+        let cli = parse(["weir", "-e", "a.wasm", "--plugin", "b.wasm", "-i", "x"]).unwrap();
+        assert_eq!(
+            cli.plugin_files,
+            vec![PathBuf::from("a.wasm"), PathBuf::from("b.wasm")]
+        );
+        let cli = parse(["weir", "plugins", "-e", "a.wasm", "-c", "f.yaml", "--json"]).unwrap();
+        assert_eq!(cli.plugin_files, vec![PathBuf::from("a.wasm")]);
+        assert_eq!(cli.config, Some(PathBuf::from("f.yaml")));
+        assert!(cli.plugins.unwrap().json);
     }
 
     #[test]

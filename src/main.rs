@@ -2,12 +2,14 @@
 //! it completely, then runs it until SIGTERM/SIGINT or an input asks to stop.
 //!
 //! Start reading at [`main`]; the command line is in [`cli`], the translation of a command
-//! line into the configuration model in [`cli_config`], plugin help in [`plugins_help`].
+//! line into the configuration model in [`cli_config`], plugin help in [`plugins_help`],
+//! WebAssembly plugins loaded with `-e` and `plugins_file` in [`external`].
 
 #![forbid(unsafe_code)]
 
 mod cli;
 mod cli_config;
+mod external;
 mod plugin_new;
 mod plugins_help;
 
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    let registry = weir_plugins::registry();
+    let mut registry = weir_plugins::registry();
 
     if cli.version {
         println!("Weir v{}", env!("CARGO_PKG_VERSION"));
@@ -40,6 +42,23 @@ fn main() -> ExitCode {
     }
     if let Some(req) = &cli.plugin_new {
         return plugin_new::command(req);
+    }
+    if cli.plugins.is_some() || cli.help {
+        // Listing and help show the external plugins too: those of -e, and those the
+        // configuration's plugins_file names.
+        let loaded = match &cli.config {
+            Some(_) => load_config(&cli).and_then(|(mut config, dir)| {
+                external::load(&cli, &mut config, &dir).map_err(weir_config::ConfigError::new)
+            }),
+            None => external::load(&cli, &mut weir_config::Config::default(), Path::new("."))
+                .map_err(weir_config::ConfigError::new),
+        };
+        let registered = loaded.and_then(|l| {
+            external::register(&mut registry, &l).map_err(weir_config::ConfigError::new)
+        });
+        if let Err(e) = registered {
+            return config_failure(&e);
+        }
     }
     if let Some(p) = &cli.plugins {
         return plugins_help::plugins_command(&registry, p);
@@ -61,23 +80,30 @@ fn main() -> ExitCode {
 
     // Command-line levels apply at once, so configuration errors are logged at that level.
     apply_cli_log_level(&cli);
-    let (config, config_dir) = match load_config(&cli) {
+    let (mut config, config_dir) = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => return config_failure(&e),
     };
     for w in &config.warnings {
         weir_core::warn!("config", "{}", w);
     }
+    let external = match external::load(&cli, &mut config, &config_dir)
+        .and_then(|l| external::register(&mut registry, &l).map(|()| l))
+    {
+        Ok(l) => l,
+        Err(e) => return config_failure(&weir_config::ConfigError::new(e)),
+    };
     let opts = weir_core::BuildOptions {
         config_dir,
         bundled_parsers: Some(BUNDLED_PARSERS),
         metrics: None,
         check_only: cli.dry_run,
     };
-    let pipeline = match weir_core::build(&config, &registry, &opts) {
+    let mut pipeline = match weir_core::build(&config, &registry, &opts) {
         Ok(p) => p,
         Err(e) => return config_failure(&e),
     };
+    pipeline.watch_files.extend(external.watch);
     if cli.log_level.is_none() && cli.verbose == 0 && !cli.quiet {
         log::set_level(pipeline.service.log_level);
     }
@@ -108,18 +134,25 @@ fn main() -> ExitCode {
     let rebuild: Option<weir_core::Rebuild> = cli.config.is_some().then(|| {
         let cli = cli.clone();
         let rebuild: weir_core::Rebuild = std::sync::Arc::new(move |metrics| {
-            let registry = weir_plugins::registry();
-            let (config, config_dir) = load_config(&cli).map_err(|e| e.to_string())?;
+            let mut registry = weir_plugins::registry();
+            let (mut config, config_dir) = load_config(&cli).map_err(|e| e.to_string())?;
             for w in &config.warnings {
                 weir_core::warn!("config", "{}", w);
             }
+            // External plugins are loaded again: an unchanged file costs nothing, a changed
+            // one is a new version the running instances move to.
+            let external = external::load(&cli, &mut config, &config_dir)?;
+            external::register(&mut registry, &external)?;
             let opts = weir_core::BuildOptions {
                 config_dir,
                 bundled_parsers: Some(BUNDLED_PARSERS),
                 metrics: Some(metrics),
                 check_only: false,
             };
-            weir_core::build(&config, &registry, &opts).map_err(|e| e.to_string())
+            let mut pipeline =
+                weir_core::build(&config, &registry, &opts).map_err(|e| e.to_string())?;
+            pipeline.watch_files.extend(external.watch);
+            Ok(pipeline)
         });
         rebuild
     });

@@ -60,10 +60,10 @@ pub struct ServicePlugins {
 /// relative to the configuration's directory, as `parsers_file`; relative
 /// `plugins.state_path` and `plugins.cache_path` to the working directory, as other paths.
 ///
-/// `plugins.cache_path` defaults to `$XDG_CACHE_HOME/weir/wasm` (`/var/cache/weir/wasm` for
-/// root); set it empty to compile every start. `plugins.state_path` defaults to
-/// `<storage.path>/plugin-state` when `storage.path` is set, else `$XDG_STATE_HOME/weir/plugin-state`
-/// (`/var/lib/weir/plugin-state` for root).
+/// `plugins.cache_path` defaults to `$XDG_CACHE_HOME/weir/wasm`, else `/var/cache/weir/wasm`
+/// for root, else `~/.cache/weir/wasm`; set it empty to compile at every start.
+/// `plugins.state_path` defaults to `<storage.path>/plugin-state` when `storage.path` is set,
+/// else to [`state::default_dir`].
 pub fn from_service(
     service: &mut Section,
     config_dir: &Path,

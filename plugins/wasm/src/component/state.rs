@@ -6,8 +6,8 @@
 //!
 //! Where: `plugins.state_path` when the service section sets it; else `plugin-state` under
 //! `storage.path` when that is set (the state then sits beside the buffered chunks it goes
-//! with); else `$XDG_STATE_HOME/weir/plugin-state` (`~/.local/state/...`), or
-//! `/var/lib/weir/plugin-state` for root.
+//! with); else `$XDG_STATE_HOME/weir/plugin-state` when that variable is set, else
+//! `/var/lib/weir/plugin-state` for root and `~/.local/state/weir/plugin-state` for others.
 //!
 //! Writes reach the disk within sled's flush interval (half a second) and when an instance
 //! stops; a crash may lose the last half second of writes.
@@ -132,30 +132,33 @@ fn database(dir: &Path) -> Result<sled::Db, String> {
     Ok(db)
 }
 
-/// The default state directory, when neither `plugins.state_path` nor `storage.path` is set.
+/// The default state directory, when neither `plugins.state_path` nor `storage.path` is set:
+/// `$XDG_STATE_HOME/weir/plugin-state` when that is set, else `/var/lib/weir/plugin-state`
+/// for root, else `~/.local/state/weir/plugin-state`.
 pub fn default_dir() -> PathBuf {
-    if is_root() {
-        return PathBuf::from("/var/lib/weir/plugin-state");
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("weir/plugin-state")
+    per_user("XDG_STATE_HOME", ".local/state", "/var/lib/weir").join("plugin-state")
 }
 
-/// The default compile cache directory, when `plugins.cache_path` is not set.
+/// The default compile cache directory, when `plugins.cache_path` is not set:
+/// `$XDG_CACHE_HOME/weir/wasm`, else `/var/cache/weir/wasm` for root, else
+/// `~/.cache/weir/wasm`.
 pub fn default_cache_dir() -> PathBuf {
-    if is_root() {
-        return PathBuf::from("/var/cache/weir/wasm");
+    per_user("XDG_CACHE_HOME", ".cache", "/var/cache/weir").join("wasm")
+}
+
+/// `$<var>/weir`, else `<root_dir>` for root, else `~/<home_rel>/weir` (the temporary
+/// directory when there is no home).
+fn per_user(var: &str, home_rel: &str, root_dir: &str) -> PathBuf {
+    if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        return PathBuf::from(v).join("weir");
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("weir/wasm")
+    if is_root() {
+        return PathBuf::from(root_dir);
+    }
+    home()
+        .map(|h| h.join(home_rel))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("weir")
 }
 
 fn home() -> Option<PathBuf> {
