@@ -105,6 +105,14 @@ impl EventWriter {
         Ok(())
     }
 
+    /// Appends `count` events already in the plugin's format, unchecked: JSON lines for a
+    /// plugin whose [`crate::Info`] chose [`crate::Format::Json`] (end each line with `\n`).
+    /// The host checks what it gets back: a malformed event fails the call.
+    pub fn push_raw(&mut self, bytes: &[u8], count: u32) {
+        self.buf.extend_from_slice(bytes);
+        self.count = self.count.saturating_add(count);
+    }
+
     /// Writes `[[time, metadata], ` and leaves the body to the caller.
     fn head(&mut self, time: EventTime, metadata: &[u8]) {
         msgpack::write_array_len(&mut self.buf, 2);
@@ -451,6 +459,14 @@ mod tests {
         assert_eq!(one(&out).body(), Value::Str("x"));
         assert!(out.edit(&ev).set("a", 1).finish().is_err());
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn raw_bytes_pass_as_given() {
+        let mut w = EventWriter::new();
+        w.push_raw(b"{\"record\":{}}\n{\"record\":{}}\n", 2);
+        assert_eq!(w.len(), 2);
+        assert!(w.as_bytes().ends_with(b"}\n"));
     }
 
     #[test]
