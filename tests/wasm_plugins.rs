@@ -386,3 +386,59 @@ fn a_plugin_swapped_under_load_loses_nothing() {
         "version 2 started from version 1's state"
     );
 }
+
+#[test]
+fn failing_inputs_are_counted_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let input = |alias: &str, mode: &str| {
+        format!(
+            "[INPUT]\n    name test_input\n    alias {alias}\n    tag {alias}\n    mode {mode}\n    interval_sec 0\n    interval_nsec 100000000\n    wasm.time_limit 100ms\n"
+        )
+    };
+    let config = d.join("weir.conf");
+    write(
+        &config,
+        &format!(
+            "[SERVICE]\n    flush 0.2\n    http_server on\n    http_port {port}\n    plugins.state_path {state}\n\
+             {}{}{}{}\
+             [OUTPUT]\n    name file\n    match *\n    format plain\n    path {out}\n",
+            input("trapper", "trap"),
+            input("liar", "bad"),
+            input("looper", "loop"),
+            input("fine", "normal"),
+            state = d.join("state").display(),
+            out = d.display(),
+        ),
+    );
+    let mut c = cmd();
+    c.arg("-c")
+        .arg(&config)
+        .arg("-e")
+        .arg(guest("input"))
+        .env("XDG_CACHE_HOME", d.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let child = c.spawn().unwrap();
+    let seen = wait_for(Duration::from_secs(60), || {
+        let (_, body) = http_get(port, "/api/v1/metrics")?;
+        let m: Value = serde_json::from_str(&body).ok()?;
+        let i = &m["input"];
+        (i["trapper"]["wasm_traps"].as_u64()? >= 3
+            && i["liar"]["wasm_errors"].as_u64()? >= 3
+            && i["looper"]["wasm_timeouts"].as_u64()? >= 3
+            && records(&d.join("fine")).len() >= 10)
+            .then_some(())
+    });
+    let log = stop(child);
+    assert!(
+        seen.is_some(),
+        "failures counted while the good input goes on: {log}"
+    );
+    for bad in ["trapper", "liar", "looper"] {
+        assert!(records(&d.join(bad)).is_empty(), "{bad} produced nothing");
+    }
+    assert!(log.contains("collect failed"), "{log}");
+}

@@ -9,7 +9,7 @@ use super::state::State;
 use crate::engine::StoreLimits;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -334,11 +334,6 @@ impl emitter::Host for HostState {
     }
 }
 
-/// A clock for call durations that never goes back.
-pub fn elapsed_ms(since: Instant) -> u128 {
-    since.elapsed().as_millis()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +344,29 @@ mod tests {
         let long = "é".repeat(MAX_LOG_LINE);
         let s = sanitize(&long);
         assert!(s.len() <= MAX_LOG_LINE + 3 && s.ends_with("..."));
+    }
+
+    #[test]
+    fn outgoing_http_is_refused_without_the_network() {
+        use http_body_util::BodyExt;
+        use wasmtime_wasi_http::WasiHttpHooks;
+        let body: wasmtime_wasi_http::WasiBody = http_body_util::Empty::new()
+            .map_err(|e: std::convert::Infallible| match e {})
+            .boxed_unsync();
+        let req = http::Request::builder()
+            .uri("http://127.0.0.1:9/")
+            .body(body)
+            .unwrap();
+        let mut hooks = HttpHooks { network: false };
+        let fut = hooks.send_request(req, None, Box::new(async { Ok(()) }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let res = rt.block_on(Box::into_pin(fut));
+        assert!(matches!(
+            res,
+            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+        ));
     }
 
     #[test]
