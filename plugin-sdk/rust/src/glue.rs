@@ -53,7 +53,9 @@ pub mod bindings {
     });
 }
 
-use crate::{Batches, Format, ParamType, Plugin};
+#[cfg(any(feature = "filter", feature = "input"))]
+use crate::Batches;
+use crate::{Format, ParamType, Plugin};
 use bindings::weir::plugin::types as wit;
 use std::cell::RefCell;
 use std::thread::LocalKey;
