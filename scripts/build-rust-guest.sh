@@ -66,9 +66,15 @@ cargo_bin=${WEIR_GUEST_CARGO:-}
 if [ -z "$cargo_bin" ]; then
     if [ -x /usr/bin/cargo ]; then cargo_bin=/usr/bin/cargo; else cargo_bin=$(command -v cargo || true); fi
 fi
-[ -n "$cargo_bin" ] || die "no cargo found (apt-get install cargo-web rustc-web rust-web-src)"
+[ -n "$cargo_bin" ] && [ -x "$cargo_bin" ] || die "no cargo found at ${cargo_bin:-/usr/bin/cargo} (apt-get install cargo-web rustc-web rust-web-src)"
 rustc_bin=$(dirname "$cargo_bin")/rustc
 [ -x "$rustc_bin" ] || rustc_bin=rustc
+# wit-bindgen 0.63's code generators need Rust 1.88; Debian 12's first rustc-web was 1.85.
+version=$("$rustc_bin" --version | awk '{print $2}')
+IFS=. read -r major minor _ <<<"$version"
+if [ "${major:-0}" -lt 1 ] || { [ "$major" = 1 ] && [ "${minor:-0}" -lt 88 ]; }; then
+    die "$rustc_bin is $version; 1.88 or later is needed (apt-get update && apt-get install rustc-web cargo-web rust-web-src)"
+fi
 sysroot=$("$rustc_bin" --print sysroot)
 [ -d "$sysroot/lib/rustlib/src/rust/library" ] || die "$rustc_bin has no std sources in $sysroot (apt-get install rust-web-src)"
 
