@@ -10,9 +10,10 @@
 //! - An example directory with a `build.sh` is built with `build.sh OUT_DIR`; one without, but
 //!   with a `Cargo.toml`, with `scripts/build-rust-guest.sh`. The build must leave one `.wasm`
 //!   file in `OUT_DIR`.
-//! - A component (the `weir:plugin` world) is named by its file: `OUT_DIR/<name>.wasm`, where
-//!   `<name>` is what its `describe()` says. It is loaded with `-e FILE` or the service's
-//!   `plugins_file`, and used as the filter `<name>`.
+//! - A component (a `weir:plugin` world) is named by what its `describe()` says, which
+//!   `weir plugins -e FILE` shows. It is loaded with `-e FILE` or the service's `plugins_file`,
+//!   and used as a filter by that name. (The examples of this repository also name their file
+//!   after it.)
 //! - A core module is a plugin of Fluent Bit's ABI, used through Fluent Bit's `wasm` filter
 //!   with `event_format json`; `function_name` is its one exported function of the Fluent Bit
 //!   filter signature `(tag, tag_len, sec, nsec, record, record_len) -> result`.
@@ -235,7 +236,14 @@ fn build(example: &Path) -> PathBuf {
     if let Ok(rd) = std::fs::read_dir(&root) {
         for e in rd.filter_map(Result::ok) {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with(&format!("{name}-")) && n != key && !n.contains(".partial-") {
+            if !n.starts_with(&format!("{name}-")) || n == key {
+                continue;
+            }
+            // A partial build is stale once the test run that made it is gone.
+            let live = n
+                .split_once(".partial-")
+                .is_some_and(|(_, pid)| Path::new("/proc").join(pid).exists());
+            if !live {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -279,11 +287,7 @@ fn is_component(bytes: &[u8]) -> bool {
 fn classify(path: &Path) -> Artifact {
     let bytes = std::fs::read(path).expect("read the built plugin");
     if is_component(&bytes) {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("a UTF-8 file name")
-            .to_string();
+        let name = describe_name(path);
         return Artifact::Component {
             path: path.to_path_buf(),
             name,
@@ -303,6 +307,36 @@ fn classify(path: &Path) -> Artifact {
             path.display()
         ),
     }
+}
+
+/// The name a component gives itself, as `weir plugins -e FILE` lists it (`NAME  description
+/// [WebAssembly VERSION, FILE]`); the file's stem if the listing does not show it, and the run
+/// then says what is wrong.
+fn describe_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a UTF-8 file name")
+        .to_string();
+    let file = path
+        .file_name()
+        .and_then(|s| s.to_str())
+        .expect("a UTF-8 file name");
+    let listing = cmd()
+        .arg("plugins")
+        .arg("-e")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output();
+    let Ok(listing) = listing else {
+        return stem;
+    };
+    let text = String::from_utf8_lossy(&listing.stdout);
+    text.lines()
+        .find(|l| l.contains("[WebAssembly") && l.trim_end().ends_with(&format!(", {file}]")))
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .unwrap_or(stem)
 }
 
 /// Which `weir:plugin` world a component targets, from the WIT `wasm-tools` reads out of it:
@@ -623,7 +657,7 @@ fn named_example(dir: &str, lang: &str, load: Load) {
             )
         }
     };
-    assert_eq!(name, format!("example_{lang}"), "the component's file name");
+    assert_eq!(name, format!("example_{lang}"), "the name describe() gives");
     let (got, log) = run(&artifact, load);
     check_output(dir, lang, &got, &log);
     assert!(
