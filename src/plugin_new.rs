@@ -7,8 +7,8 @@
 //! no component tooling that works here).
 //!
 //! The files are compiled into the binary: templates under `plugin-sdk/templates/<lang>/`,
-//! plus, for the component languages other than Rust, the sources of the examples under
-//! `plugin-sdk/examples/<lang>/` (so a template never drifts from its tested example), the C
+//! plus, for every language but Rust, the sources of the examples under
+//! `plugin-sdk/examples/<lang>/` (so a project never drifts from its tested example), the C
 //! bindings and the WIT. In text files `{{name}}` becomes the name as given, `{{ident}}` the
 //! name with `-` as `_` (the plugin's name in configurations), `{{type_name}}` its
 //! UpperCamelCase form and `{{sdk_path}}` the Rust SDK's path; in the examples' sources
@@ -231,10 +231,14 @@ fn files(lang: &str) -> Vec<File> {
             WIT,
         ],
         "assemblyscript" => vec![
-            template(
-                "assembly/index.ts",
-                include_str!("../plugin-sdk/templates/assemblyscript/assembly/index.ts"),
-            ),
+            File {
+                path: "assembly/index.ts",
+                contents: Contents::Example(
+                    include_str!("../plugin-sdk/examples/assemblyscript/assembly/index.ts"),
+                    "example_assemblyscript",
+                ),
+                executable: false,
+            },
             script(
                 "build.sh",
                 include_str!("../plugin-sdk/templates/assemblyscript/build.sh"),
@@ -250,14 +254,22 @@ fn files(lang: &str) -> Vec<File> {
             ),
         ],
         "go" => vec![
-            template(
-                "main.go",
-                include_str!("../plugin-sdk/templates/go/main.go"),
-            ),
-            template(
-                "go.mod",
-                include_str!("../plugin-sdk/templates/go/go.mod.tmpl"),
-            ),
+            File {
+                path: "main.go",
+                contents: Contents::Example(
+                    include_str!("../plugin-sdk/examples/go/main.go"),
+                    "example_go",
+                ),
+                executable: false,
+            },
+            File {
+                path: "go.mod",
+                contents: Contents::Example(
+                    include_str!("../plugin-sdk/examples/go/go.mod"),
+                    "example_go",
+                ),
+                executable: false,
+            },
             script(
                 "build.sh",
                 include_str!("../plugin-sdk/templates/go/build.sh"),
@@ -305,7 +317,7 @@ fn lang_facts(lang: &str) -> (&'static str, &'static str, &'static str) {
         "zig" => ("Zig", "", "json"),
         "python" => ("Python", "", "json"),
         "javascript" => ("JavaScript", "", "json"),
-        "assemblyscript" => ("AssemblyScript", "as_filter", "json"),
+        "assemblyscript" => ("AssemblyScript", "assemblyscript_filter", "json"),
         "go" => ("Go", "go_filter", "json"),
         _ => ("", "", ""),
     }

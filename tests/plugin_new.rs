@@ -200,6 +200,55 @@ fn rust_project_builds_a_component() {
     assert!(world.contains("export filter: func"), "{world}");
     assert!(world.contains("export weir:plugin/plugin@0.1.0"), "{world}");
     assert!(!world.contains("wasi:"), "no WASI without --wasi: {world}");
+    runs_in_weir(&wasm, &dir);
+}
+
+/// Runs the built plugin in Weir: records on standard input, through the filter, to
+/// standard output as JSON lines.
+fn runs_in_weir(wasm: &Path, scratch: &Path) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("-e")
+        .arg(wasm)
+        .args(["-i", "stdin", "-t", "app", "-F", "my_plugin", "-m", "*"])
+        .args(["-o", "stdout", "-m", "*", "-p", "format=json_lines"])
+        .env("XDG_STATE_HOME", scratch.join("state"))
+        .env("XDG_CACHE_HOME", scratch.join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run weir");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, r#"{{"level":"info","msg":"one"}}"#).unwrap();
+        writeln!(stdin, r#"{{"level":"debug","msg":"two"}}"#).unwrap();
+        writeln!(stdin, r#"{{"msg":"three"}}"#).unwrap();
+    }
+    // Weir stops at the end of its standard input; a hang is killed rather than waited on.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let msgs: Vec<_> = records.iter().map(|r| r["msg"].clone()).collect();
+    assert_eq!(msgs, ["one", "three"], "{stdout}");
+    assert!(records.iter().all(|r| r["lang"] == "rust"), "{stdout}");
 }
 
 #[test]
@@ -259,16 +308,17 @@ fn go_and_assemblyscript_projects_build_fluent_bit_modules() {
         (
             "assemblyscript",
             "assembly/index.ts",
-            "as_filter",
+            "assemblyscript_filter",
             Path::new(&tools)
                 .join("node_modules/assemblyscript/bin/asc.js")
                 .is_file(),
         ),
     ] {
         let (tmp, dir) = new_project(lang, "my-plugin", &[]);
-        check_common(&dir, lang, &[source]);
+        check_common(&dir, lang, &["README.md"]);
         assert!(read(&dir, "README.md").contains(&format!("function_name={function}")));
         assert!(read(&dir, source).contains(function));
+        assert!(!read(&dir, source).contains("example_"), "{lang}");
         if lang == "go" {
             assert!(read(&dir, "go.mod").contains("module my_plugin"));
         }

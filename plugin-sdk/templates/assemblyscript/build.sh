@@ -17,9 +17,11 @@ if [ ! -f "$asc" ]; then
     echo "$0: the AssemblyScript compiler was not found: run npm install" >&2
     exit 1
 fi
+command -v node >/dev/null 2>&1 || { echo "$0: node not found" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
-# --exportRuntime: the host allocates the inputs with the runtime's __new and __pin, as
-# Fluent Bit does. --use abort=: no `env.abort` import for the host to provide.
-node "$asc" "$here/assembly/index.ts" -o "$out" --optimize --runtime incremental \
-    --exportRuntime --use abort=
+# --exportRuntime exports __new/__pin/__unpin: the host allocates the record's copy with them,
+# as Fluent Bit does. --use abort= leaves the module without imports: a failed assertion
+# traps instead of calling the host.
+node "$asc" "$here/assembly/index.ts" --outFile "$out" --optimize --runtime incremental \
+    --exportRuntime --use abort= --noAssert
 echo "$out"

