@@ -208,3 +208,81 @@ fn go_example() {
     let wasm = build_example("go", "example_go.wasm");
     check_example(&wasm, "go_filter", "go");
 }
+
+/// What one record costs through the filter, by module, printed. Not a check: run it with
+/// `cargo test --release -p weir-wasm --test fbabi_filter overhead -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn overhead() {
+    // The record of docs' measurements (179 bytes of JSON).
+    let record = r#"{"host":"edge-01","level":"info","msg":"GET /api/v1/items 200 12ms","service":"gateway","pid":4242,"latency_ms":12.5,"path":"/api/v1/items","status":200,"user_agent":"curl/8.5.0"}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let identity = dir.path().join("identity.wat");
+    std::fs::write(
+        &identity,
+        r#"(module (memory (export "memory") 1)
+            (func (export "f") (param i32 i32 i32 i32 i32 i32) (result i32) local.get 4))"#,
+    )
+    .unwrap();
+    let add_field = build_c("add_field", "add_field");
+    let cases: Vec<(&str, PathBuf, &str, &str)> = vec![
+        (
+            "identity, msgpack (the call itself)",
+            identity.clone(),
+            "f",
+            "msgpack",
+        ),
+        (
+            "identity, json (call + JSON both ways)",
+            identity,
+            "f",
+            "json",
+        ),
+        (
+            "add_field.c, json (the benchmark's filter)",
+            add_field,
+            "add_field",
+            "json",
+        ),
+    ];
+    let batch = 1000;
+    let mut data = Vec::new();
+    let mut body = Vec::new();
+    weir_event::json::from_json(record, &mut body).unwrap();
+    for _ in 0..batch {
+        weir_event::event::write_event(&mut data, EventTime::new(1_700_000_000, 5), &[], &body);
+    }
+    let ctx = FilterContext {
+        input: "tail.0",
+        input_plugin: "tail",
+    };
+    for (name, path, function, format) in cases {
+        let (f, _) = filter(&[
+            ("wasm_path", path.to_str().unwrap()),
+            ("function_name", function),
+            ("event_format", format),
+        ]);
+        let mut out = EventWriter::new();
+        let mut pass = |n: usize| {
+            let started = std::time::Instant::now();
+            for _ in 0..n {
+                out.clear();
+                let b = Batch {
+                    tag: "bench.json",
+                    data: &data,
+                    records: batch,
+                };
+                f.filter(b, &mut out, &ctx);
+            }
+            started.elapsed()
+        };
+        pass(20);
+        let rounds = 200;
+        let took = pass(rounds);
+        let per_record = took.as_nanos() as f64 / (rounds * batch) as f64;
+        println!(
+            "{name}: {per_record:.0} ns per record, {:.0} k records/s on one thread",
+            1e6 / per_record
+        );
+    }
+}

@@ -138,7 +138,7 @@ impl Settings {
             buf_size: usize::try_from(buf_size).unwrap_or(usize::MAX),
             oneshot,
             allowance: common.allowance,
-            time_limit: p.time("wasm.time_limit").unwrap_or(Duration::from_secs(10)),
+            time_limit: common.time_limit,
             stdout_limit: usize::try_from(stdout_limit).unwrap_or(usize::MAX).max(1),
             warnings: common.warnings,
         })

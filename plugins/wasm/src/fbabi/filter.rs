@@ -436,10 +436,7 @@ impl Shared {
             }
             if guest.is_none() {
                 match Guest::new(self) {
-                    Ok(g) => {
-                        self.restarts.inc();
-                        *guest = Some(g);
-                    }
+                    Ok(g) => *guest = Some(g),
                     Err(e) => {
                         self.log.error(&format!("cannot start a new instance: {e}"));
                         skip_rest = Some(e);
@@ -462,6 +459,7 @@ impl Shared {
                         self.on_error.as_str()
                     ));
                     *guest = None;
+                    self.restarts.inc();
                     if e == CallError::Timeout {
                         skip_rest = Some(e.to_string());
                     }
@@ -782,7 +780,7 @@ mod tests {
         // A new instance for the next batch.
         assert_eq!(run(&*d, &[r#"{"a":1}"#]).unwrap().len(), 0);
         assert_eq!(counter("wasm_timeouts"), 2);
-        assert_eq!(counter("wasm_restarts"), 1);
+        assert_eq!(counter("wasm_restarts"), 2);
         assert_eq!(counter("wasm_calls"), 2);
     }
 
