@@ -1,9 +1,9 @@
 //! The MessagePack subset Weir's events use, read and written by hand.
 //!
 //! Reading is bounded: every length is checked against the buffer before it is used, and
-//! [`skip`] walks nested values with a counter instead of recursion, so no input can make it
-//! overflow the stack or read out of bounds. Writing always picks the smallest encoding, as
-//! Fluent Bit does.
+//! skipping a value walks its nested values with a counter instead of recursion, so no input
+//! can make it overflow the stack or read out of bounds. Writing always picks the smallest
+//! encoding, as Fluent Bit does.
 
 use std::fmt;
 
