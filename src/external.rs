@@ -10,6 +10,16 @@ use crate::cli::Cli;
 use std::path::{Path, PathBuf};
 use weir_core::{PluginDescriptor, Registry};
 
+/// The plugins built into this binary: the native ones, and with WebAssembly support,
+/// Fluent Bit's `wasm` filter and `exec_wasi` input.
+pub fn builtin_registry() -> Registry {
+    #[allow(unused_mut)]
+    let mut registry = weir_plugins::registry();
+    #[cfg(feature = "wasm")]
+    weir_wasm::register_builtin(&mut registry);
+    registry
+}
+
 /// What loading found.
 #[derive(Debug, Default)]
 pub struct External {

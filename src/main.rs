@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    let mut registry = weir_plugins::registry();
+    let mut registry = external::builtin_registry();
 
     if cli.version {
         println!("Weir v{}", env!("CARGO_PKG_VERSION"));
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     let rebuild: Option<weir_core::Rebuild> = cli.config.is_some().then(|| {
         let cli = cli.clone();
         let rebuild: weir_core::Rebuild = std::sync::Arc::new(move |metrics| {
-            let mut registry = weir_plugins::registry();
+            let mut registry = external::builtin_registry();
             let (mut config, config_dir) = load_config(&cli).map_err(|e| e.to_string())?;
             for w in &config.warnings {
                 weir_core::warn!("config", "{}", w);
