@@ -18,7 +18,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Where the Rust SDK is when `--sdk` is not given: where packages install it.
+/// Where the Rust SDK is when `--sdk` is not given and the project is not made inside a Weir
+/// checkout (whose own SDK it then uses): where packages install it.
 pub const DEFAULT_SDK_PATH: &str = "/usr/share/weir/plugin-sdk/rust";
 
 /// `weir plugin new` as parsed.
@@ -346,7 +347,7 @@ pub fn subcommand() -> clap::Command {
                         .long("sdk")
                         .value_name("PATH")
                         .help(format!(
-                            "Rust only: the weir-plugin-sdk crate the project uses (default {DEFAULT_SDK_PATH})"
+                            "Rust only: the weir-plugin-sdk crate the project uses (default: the Weir checkout's when DIR is inside one, else {DEFAULT_SDK_PATH})"
                         )),
                 )
                 .arg(
@@ -461,10 +462,10 @@ pub fn create(req: &NewPlugin) -> Result<(PathBuf, Vec<&'static str>), NewError>
         }
     }
     let ident = req.name.replace('-', "_");
-    let sdk = req
-        .sdk
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SDK_PATH));
+    let sdk = match &req.sdk {
+        Some(p) => p.clone(),
+        None => checkout_sdk(&dir).unwrap_or_else(|| PathBuf::from(DEFAULT_SDK_PATH)),
+    };
     // A relative --sdk is taken from where the command runs, but Cargo reads the path from the
     // project's directory: write it absolute.
     let sdk = if sdk.is_relative() {
@@ -495,6 +496,20 @@ pub fn create(req: &NewPlugin) -> Result<(PathBuf, Vec<&'static str>), NewError>
         written.push(file.path);
     }
     Ok((dir, written))
+}
+
+/// The SDK of the Weir checkout `dir` is inside, if it is in one: a project made in Weir's
+/// sources uses their SDK, not an installed one.
+fn checkout_sdk(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors().find_map(|a| {
+        let sdk = a.join("plugin-sdk/rust");
+        let manifest = std::fs::read_to_string(sdk.join("Cargo.toml")).ok()?;
+        let is_sdk = manifest
+            .lines()
+            .any(|l| l.trim() == "name = \"weir-plugin-sdk\"");
+        (is_sdk && a.join("wit/weir-plugin.wit").is_file()).then_some(sdk)
+    })
 }
 
 fn write_file(path: &Path, data: &[u8], executable: bool) -> Result<(), NewError> {
@@ -621,6 +636,16 @@ mod tests {
         );
         assert!(crate::cli::parse(["weir", "plugin", "new", "x"]).is_err());
         assert!(crate::cli::parse(["weir", "plugin"]).is_err());
+    }
+
+    #[test]
+    fn a_project_inside_a_checkout_uses_its_sdk() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            checkout_sdk(&repo.join("target/some/new-plugin")),
+            Some(repo.join("plugin-sdk/rust"))
+        );
+        assert_eq!(checkout_sdk(Path::new("/")), None);
     }
 
     #[test]
