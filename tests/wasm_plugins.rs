@@ -442,3 +442,38 @@ fn failing_inputs_are_counted_and_the_others_go_on() {
     }
     assert!(log.contains("collect failed"), "{log}");
 }
+
+#[test]
+fn records_a_filter_returns_under_another_tag_go_round_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd();
+    c.arg("-e")
+        .arg(guest("filter-msgpack"))
+        .args(["-i", "stdin", "-t", "app"])
+        .args(["-F", "test_filter", "-m", "app", "-p", "greeting=copy"])
+        .args(["-o", "file", "-m", "*", "-p", "format=plain"])
+        .arg("-p")
+        .arg(format!("path={}", dir.path().display()))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, r#"{{"msg":"one"}}"#).unwrap();
+        writeln!(stdin, r#"{{"msg":"two"}}"#).unwrap();
+    }
+    let out = wait_output(child, Duration::from_secs(60));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let msgs = |f: &str| -> Vec<Value> {
+        records(&dir.path().join(f))
+            .iter()
+            .map(|r| r["msg"].clone())
+            .collect()
+    };
+    assert_eq!(msgs("app"), vec!["one", "two"]);
+    assert_eq!(msgs("copy.app"), vec!["one", "two"], "{log}");
+}

@@ -262,3 +262,19 @@ fn not_a_plugin_is_refused_with_a_reason() {
     std::fs::write(&junk, "junk").unwrap();
     assert!(weir_wasm::component::PluginSource::load(&junk, sb.settings()).is_err());
 }
+
+#[test]
+fn msgpack_events_handed_back_as_they_came_leave_the_batch_unchanged() {
+    let sb = Sandbox::new();
+    let src = sb.load(&guest("filter-msgpack"));
+    let f = filter(&src, &context("mp.0"), &[]);
+    let (outcome, recs) = run_filter(&f, "app", &[r#"{"k":1}"#, r#"{"k":2}"#]);
+    assert_eq!(outcome, FilterOutcome::Unchanged);
+    assert_eq!(recs.len(), 2);
+    // With a copy under another tag, the batch itself is still what came in.
+    let f = filter(&src, &context("mp.1"), &[("greeting", "copy")]);
+    let (outcome, recs) = run_filter(&f, "app", &[r#"{"k":1}"#, r#"{"k":2}"#]);
+    assert_eq!(outcome, FilterOutcome::Modified);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[1]["k"], 2);
+}

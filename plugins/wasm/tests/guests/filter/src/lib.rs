@@ -9,7 +9,9 @@
 //!   name has seen, kept in the host's state) and `greeting` (its parameter).
 //!
 //! Built in variants by `GUEST_VARIANT` at build time: `v2` (version 2, and a new parameter),
-//! `broken-init` (init fails), `renamed` (another name), `loop-init` (init never returns).
+//! `broken-init` (init fails), `renamed` (another name), `loop-init` (init never returns),
+//! `msgpack` (MessagePack events, handed back as they came, and with `greeting` `copy`, also
+//! copied under the tag `copy.<tag>`).
 
 wit_bindgen::generate!({ world: "filter", path: "../../../../../wit" });
 
@@ -65,7 +67,11 @@ impl PluginGuest for Plugin {
             kind: PluginKind::Filter,
             description: "Test filter of the WebAssembly host.".into(),
             version: format!("{}.0.0", version()),
-            event_format: EventFormat::Json,
+            event_format: if variant("msgpack") {
+                EventFormat::Msgpack
+            } else {
+                EventFormat::Json
+            },
             params,
         }
     }
@@ -99,6 +105,16 @@ fn read_u64(key: &str) -> u64 {
 
 impl Guest for Plugin {
     fn filter(events: Batch) -> Result<Vec<Batch>, String> {
+        if variant("msgpack") {
+            let copy = (host::config("greeting").as_deref() == Some("copy")).then(|| Batch {
+                tag: format!("copy.{}", events.tag),
+                events: events.events.clone(),
+                count: events.count,
+            });
+            let mut out = vec![events];
+            out.extend(copy);
+            return Ok(out);
+        }
         let text = String::from_utf8(events.events).map_err(|e| e.to_string())?;
         let calls = read_u64("calls") + 1;
         host::state_set("calls", &calls.to_le_bytes());
