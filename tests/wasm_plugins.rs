@@ -477,3 +477,69 @@ fn records_a_filter_returns_under_another_tag_go_round_the_pipeline() {
     assert_eq!(msgs("app"), vec!["one", "two"]);
     assert_eq!(msgs("copy.app"), vec!["one", "two"], "{log}");
 }
+
+#[test]
+fn a_reload_brings_a_new_plugin_version_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plugins = d.join("plugins.conf");
+    let point_at = |p: &Path| write(&plugins, &format!("[PLUGINS]\n    Path {}\n", p.display()));
+    point_at(&guest("filter"));
+    let config = d.join("weir.conf");
+    write(
+        &config,
+        &format!(
+            "[SERVICE]\n    flush 0.2\n    hot_reload on\n    plugins_file {plugins}\n    plugins.state_path {state}\n\
+             [INPUT]\n    name dummy\n    tag load\n    rate 50\n    weir.sequence_key seq\n\
+             [FILTER]\n    name test_filter\n    alias f\n    match *\n\
+             [OUTPUT]\n    name file\n    match *\n    format plain\n    path {out}\n",
+            plugins = plugins.display(),
+            state = d.join("state").display(),
+            out = d.display(),
+        ),
+    );
+    let child = start(&config, d);
+    let out = d.join("load");
+    let count = |version: u64| {
+        records(&out)
+            .iter()
+            .filter(|r| r["version"] == version)
+            .count()
+    };
+    assert!(wait_for(Duration::from_secs(60), || (count(1) >= 50).then_some(())).is_some());
+
+    point_at(&guest("filter-v2"));
+    signal(&child, "HUP");
+    let v2 = wait_for(Duration::from_secs(60), || (count(2) >= 50).then_some(()));
+
+    let garbage = d.join("garbage.wasm");
+    std::fs::write(&garbage, b"not a plugin").unwrap();
+    point_at(&garbage);
+    signal(&child, "HUP");
+    let before = count(2);
+    let still = wait_for(Duration::from_secs(60), || {
+        (count(2) >= before + 50).then_some(())
+    });
+    let log = stop(child);
+    assert!(v2.is_some(), "the reload brought version 2: {log}");
+    assert!(
+        still.is_some(),
+        "version 2 kept running after the refused reload: {log}"
+    );
+    assert!(
+        log.contains("not a WebAssembly module or component"),
+        "{log}"
+    );
+    let recs = records(&out);
+    let seqs: Vec<u64> = recs.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (0..seqs.len() as u64).collect::<Vec<_>>(),
+        "every record once, in order"
+    );
+    let calls: Vec<u64> = recs.iter().map(|r| r["calls"].as_u64().unwrap()).collect();
+    assert!(
+        calls.windows(2).all(|w| w[0] <= w[1]),
+        "one instance, its state kept"
+    );
+}
