@@ -5,7 +5,8 @@
 //! checkout) when the guest toolchain is installed, as scripts/wasm-toolchains.sh installs it;
 //! without it the build is skipped with a note, except under CI where it is required. C, Zig,
 //! Go and AssemblyScript build in seconds and are built when their tools are there; Python and
-//! JavaScript take a minute or more each and are built with WEIR_TEST_SLOW_TEMPLATES=1.
+//! JavaScript take a minute or more each and are built with WEIR_TEST_SLOW_TEMPLATES=1. The
+//! filters built run in Weir on a few records.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -200,18 +201,26 @@ fn rust_project_builds_a_component() {
     assert!(world.contains("export filter: func"), "{world}");
     assert!(world.contains("export weir:plugin/plugin@0.1.0"), "{world}");
     assert!(!world.contains("wasi:"), "no WASI without --wasi: {world}");
-    runs_in_weir(&wasm, &dir);
+    let filter = [
+        "-e".to_string(),
+        wasm.display().to_string(),
+        "-F".into(),
+        "my_plugin".into(),
+        "-m".into(),
+        "*".into(),
+    ];
+    runs_in_weir(&filter, "rust", &dir);
 }
 
-/// Runs the built plugin in Weir: records on standard input, through the filter, to
-/// standard output as JSON lines.
-fn runs_in_weir(wasm: &Path, scratch: &Path) {
+/// Runs a built filter in Weir: records on standard input, through the filter that `filter`
+/// declares (`-e`, `-F` and their options), to standard output as JSON lines; checks that the
+/// debug record was dropped and the others got `"lang": lang`.
+fn runs_in_weir(filter: &[String], lang: &str, scratch: &Path) {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("-e")
-        .arg(wasm)
-        .args(["-i", "stdin", "-t", "app", "-F", "my_plugin", "-m", "*"])
+        .args(["-i", "stdin", "-t", "app"])
+        .args(filter)
         .args(["-o", "stdout", "-m", "*", "-p", "format=json_lines"])
         .env("XDG_STATE_HOME", scratch.join("state"))
         .env("XDG_CACHE_HOME", scratch.join("cache"))
@@ -247,8 +256,8 @@ fn runs_in_weir(wasm: &Path, scratch: &Path) {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let msgs: Vec<_> = records.iter().map(|r| r["msg"].clone()).collect();
-    assert_eq!(msgs, ["one", "three"], "{stdout}");
-    assert!(records.iter().all(|r| r["lang"] == "rust"), "{stdout}");
+    assert_eq!(msgs, ["one", "three"], "{lang}: {stdout}");
+    assert!(records.iter().all(|r| r["lang"] == lang), "{stdout}");
 }
 
 #[test]
@@ -272,6 +281,15 @@ fn c_and_zig_projects_carry_the_bindings() {
         let wasm = build(&dir, &tmp.path().join(format!("{lang}.wasm")), &[]);
         validate(&wasm, true);
         assert!(component_world(&wasm).contains("export filter: func"));
+        let filter = [
+            "-e".to_string(),
+            wasm.display().to_string(),
+            "-F".into(),
+            "my_plugin".into(),
+            "-m".into(),
+            "*".into(),
+        ];
+        runs_in_weir(&filter, lang, tmp.path());
     }
 }
 
@@ -338,6 +356,17 @@ fn go_and_assemblyscript_projects_build_fluent_bit_modules() {
             .unwrap();
         let wat = String::from_utf8_lossy(&wat.stdout);
         assert!(wat.contains(&format!("(export \"{function}\"")), "{lang}");
+        let filter = [
+            "-F".to_string(),
+            "wasm".into(),
+            "-m".into(),
+            "*".into(),
+            "-p".into(),
+            format!("wasm_path={}", wasm.display()),
+            "-p".into(),
+            format!("function_name={function}"),
+        ];
+        runs_in_weir(&filter, lang, tmp.path());
     }
 }
 
