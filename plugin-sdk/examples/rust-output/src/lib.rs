@@ -1,11 +1,12 @@
 //! A Weir output written with the Rust SDK: appends each record as a line of JSON,
 //! `{"time_ns":...,"metadata":{...},"record":{...}}`, to `<path>/<file>`.
 //!
-//! It opens files with `std::fs`, so it is built for WASI (`--wasi`), and Weir must grant it
-//! the directory: `wasm.allow_dirs /var/log/weir:rw` with `path /var/log/weir`. Without the
-//! grant, opening the file fails and the output asks Weir to retry later.
+//! It opens files with `std::fs`, so it is built for WASI (its `Cargo.toml` asks for it), and
+//! Weir must grant it the directory: `wasm.allow_dirs /var/log/weir:rw` with
+//! `path /var/log/weir`. Without the grant, opening the file fails and the output asks Weir
+//! to retry later.
 //!
-//! Build: `scripts/build-rust-guest.sh --wasi plugin-sdk/examples/rust-output`.
+//! Build: `scripts/build-rust-guest.sh plugin-sdk/examples/rust-output`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
