@@ -35,12 +35,17 @@ pub fn engine() -> &'static Engine {
         config.wasm_component_model(true);
         // The default settings are the ones every compiled artifact in the cache was made
         // with; changing one changes the compatibility hash, so old artifacts are not used.
-        let engine = match Engine::new(&config) {
-            Ok(e) => e,
-            // The settings above are all supported by the cranelift backend this crate is
-            // built with; fall back to the defaults rather than fail if a platform disagrees.
-            Err(_) => Engine::default(),
-        };
+        // The settings above are all supported by the cranelift backend this crate is built
+        // with; were a platform to disagree, plugins still run, without time limits, and the
+        // log says so.
+        let engine = Engine::new(&config).unwrap_or_else(|e| {
+            weir_core::error!(
+                "wasm",
+                "cannot configure the WebAssembly engine ({}): plugins run without time limits",
+                e
+            );
+            Engine::default()
+        });
         let ticker = engine.clone();
         let spawned = std::thread::Builder::new()
             .name("weir-wasm-epoch".into())
