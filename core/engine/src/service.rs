@@ -26,8 +26,12 @@ pub static SERVICE_PARAMS: &[ParamSpec] = &[
         .multiple()
         .desc("A parsers file to load (classic or YAML); may be given more than once."),
     ParamSpec::str("plugins_file")
-        .not_yet()
-        .desc("Loads external plugins."),
+        .multiple()
+        .desc("A plugins file listing external plugins to load: WebAssembly components, registered under the name they give themselves (read by the weir binary before the pipeline is built)."),
+    ParamSpec::str("plugins.state_path")
+        .desc("Weir: where component plugins keep their key-value state (default: <storage.path>/plugin-state, else the user's state directory)."),
+    ParamSpec::str("plugins.cache_path")
+        .desc("Weir: where compiled component plugins are cached, so a restart does not compile them again (default: the user's cache directory; empty: no cache)."),
     ParamSpec::str("streams_file")
         .not_yet()
         .desc("Stream processor configuration."),
