@@ -56,6 +56,14 @@ need_apt=()
 for pkg in rustc-web cargo-web rust-web-src wasi-libc; do
     apt_installed "$pkg" || need_apt+=("$pkg")
 done
+# wit-bindgen 0.63 needs rustc 1.88 or later: an older rustc-web is upgraded (the whole set,
+# which must stay at one version).
+if apt_installed rustc-web; then
+    web_version=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
+    if dpkg --compare-versions "$web_version" lt 1.88; then
+        need_apt+=(rustc-web cargo-web rust-web-src)
+    fi
+fi
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 # Rust guests link with rustup's rust-lld when there is one, else with Debian's lld.
 if ! ls "${RUSTUP_HOME:-$HOME/.rustup}"/toolchains/*/lib/rustlib/*/bin/rust-lld >/dev/null 2>&1 &&
