@@ -37,6 +37,8 @@ pub fn load(
 ) -> Result<External, String> {
     use weir_wasm::component;
     let sp = component::from_service(&mut config.service, config_dir).map_err(|e| e.to_string())?;
+    // Fluent Bit's wasm filter and exec_wasi compile through the same cache.
+    weir_wasm::engine::set_cache_dir(sp.settings.cache_dir.clone());
     let mut files = cli.plugin_files.clone();
     files.extend(sp.files);
     let descriptors = if files.is_empty() {

@@ -265,7 +265,14 @@ pub fn build(
 /// Keys whose value names a file a plugin loads at build time: a change of that file's
 /// contents changes the component (and `hot_reload.watch` watches it). Paths a plugin reads
 /// while running (tail's `path`, the file output's) are data, not configuration.
-const LOADED_FILE_KEYS: &[&str] = &["script", "wasm_path", "component", "module", "parsers_file"];
+const LOADED_FILE_KEYS: &[&str] = &[
+    "script",
+    "wasm_path",
+    "wasi_path",
+    "component",
+    "module",
+    "parsers_file",
+];
 
 /// See [`Fingerprint`]. Properties are compared sorted by key (a stable sort, so repeated keys
 /// such as modify's rules keep their order), keys case-insensitively.

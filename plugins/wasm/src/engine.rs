@@ -64,6 +64,24 @@ pub fn engine() -> &'static Engine {
     })
 }
 
+/// The service's `plugins.cache_path`, once the configuration is read: `Some(None)` when it
+/// is set empty (no cache).
+static CACHE_DIR: std::sync::RwLock<Option<Option<PathBuf>>> = std::sync::RwLock::new(None);
+
+/// Sets the compile cache every WASM plugin uses (`plugins.cache_path`; `None`: no cache).
+pub fn set_cache_dir(dir: Option<PathBuf>) {
+    *CACHE_DIR.write().unwrap_or_else(|e| e.into_inner()) = Some(dir);
+}
+
+/// The compile cache: the configured one, else the user's default.
+pub fn cache_dir() -> Option<PathBuf> {
+    CACHE_DIR
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| Some(crate::component::state::default_cache_dir()))
+}
+
 /// The deadline, in epoch ticks, for a call allowed to run `limit`: rounded up, plus one
 /// tick because the current tick may be nearly over.
 pub fn deadline_ticks(limit: Duration) -> u64 {
@@ -356,7 +374,11 @@ mod tests {
     fn second_load_comes_from_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let wasm = dir.path().join("m.wat");
-        std::fs::write(&wasm, "(module (func (export \"f\") (result i32) i32.const 7))").unwrap();
+        std::fs::write(
+            &wasm,
+            "(module (func (export \"f\") (result i32) i32.const 7))",
+        )
+        .unwrap();
         let cache = dir.path().join("cache");
         let (_, first) = load(&wasm, Some(&cache)).unwrap();
         assert!(first.compiled);

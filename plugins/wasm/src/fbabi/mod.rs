@@ -122,11 +122,11 @@ pub fn resolve_module_path(config_dir: &Path, path: &str) -> PathBuf {
     }
 }
 
-/// Compiles (or takes from the compile cache) a core module. The cache is the default one of
-/// component plugins: a Go module is megabytes of code that takes seconds to compile.
+/// Compiles (or takes from the compile cache, `plugins.cache_path`) a core module: a Go
+/// module is megabytes of code that takes seconds to compile.
 pub(crate) fn load_module(path: &Path) -> Result<wasmtime::Module, String> {
-    let cache = crate::component::state::default_cache_dir();
-    let (artifact, _) = crate::engine::load(path, Some(&cache)).map_err(|e| e.to_string())?;
+    let cache = crate::engine::cache_dir();
+    let (artifact, _) = crate::engine::load(path, cache.as_deref()).map_err(|e| e.to_string())?;
     match artifact {
         crate::engine::Artifact::Module(m) => Ok(m),
         crate::engine::Artifact::Component(_) => Err(format!(
