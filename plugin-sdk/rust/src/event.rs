@@ -178,7 +178,7 @@ pub(crate) fn read_event<'a>(
             pos = p;
             metadata = if len >= 2 {
                 let end = msgpack::skip(buf, pos)?;
-                let v = Value::read_checked(&buf[..end], pos)?;
+                let v = Value::read_span(buf, pos, end)?;
                 pos = end;
                 // Fluent Bit always writes a map; anything else reads as no metadata (and is
                 // still passed on unchanged by a raw copy).
@@ -204,7 +204,7 @@ pub(crate) fn read_event<'a>(
         }
     }
     let end = msgpack::skip(buf, pos)?;
-    let body = Value::read_checked(&buf[..end], pos)?;
+    let body = Value::read_span(buf, pos, end)?;
     Ok((
         Event {
             tag,

@@ -35,8 +35,29 @@ impl<'a> Value<'a> {
         Ok((Self::read_checked(&buf[..end], 0)?, end))
     }
 
-    /// Reads the value at `at` of bytes already checked by [`msgpack::skip`]: containers are
-    /// not walked again.
+    /// Reads the value at `at` whose end, `end`, a [`msgpack::skip`] has just found (checking
+    /// it): a container is not walked again.
+    pub(crate) fn read_span(
+        buf: &'a [u8],
+        at: usize,
+        end: usize,
+    ) -> Result<Value<'a>, DecodeError> {
+        Ok(match msgpack::head(buf, at)? {
+            Head::Array { start, len } => Value::Array(Array {
+                raw: &buf[at..end],
+                items: start - at,
+                len,
+            }),
+            Head::Map { start, len } => Value::Map(Map {
+                raw: &buf[at..end],
+                items: start - at,
+                len,
+            }),
+            _ => Self::read_checked(buf, at)?,
+        })
+    }
+
+    /// Reads the value at `at`, checking it: a container is walked to find its end.
     pub(crate) fn read_checked(buf: &'a [u8], at: usize) -> Result<Value<'a>, DecodeError> {
         Ok(match msgpack::head(buf, at)? {
             Head::Nil => Value::Nil,
@@ -193,7 +214,23 @@ impl<'a> Map<'a> {
 
     /// The value of the first pair whose key is the string `key`.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        // Keys are compared as bytes and only the value found is decoded: a filter looks up
+        // a field of every record.
+        let mut pos = self.items;
+        for _ in 0..self.len {
+            let (matched, vpos) = match msgpack::head(self.raw, pos).ok()? {
+                Head::Str { start, len } => {
+                    (&self.raw[start..start + len] == key.as_bytes(), start + len)
+                }
+                _ => (false, msgpack::skip(self.raw, pos).ok()?),
+            };
+            let vend = msgpack::skip(self.raw, vpos).ok()?;
+            if matched {
+                return Value::read_span(self.raw, vpos, vend).ok();
+            }
+            pos = vend;
+        }
+        None
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -245,10 +282,11 @@ impl<'a> Iterator for MapIter<'a> {
         self.left -= 1;
         // The map was checked when it was read, so these cannot fail; if they did, the
         // iteration would just end.
-        let key = Value::read_checked(self.raw, self.pos).ok()?;
-        let vpos = msgpack::skip(self.raw, self.pos).ok()?;
-        let value = Value::read_checked(self.raw, vpos).ok()?;
-        self.pos = msgpack::skip(self.raw, vpos).ok()?;
+        let kend = msgpack::skip(self.raw, self.pos).ok()?;
+        let key = Value::read_span(self.raw, self.pos, kend).ok()?;
+        let vend = msgpack::skip(self.raw, kend).ok()?;
+        let value = Value::read_span(self.raw, kend, vend).ok()?;
+        self.pos = vend;
         Some((key, value))
     }
 
@@ -265,17 +303,21 @@ pub(crate) struct RawPairs<'a> {
 }
 
 impl<'a> Iterator for RawPairs<'a> {
-    type Item = (&'a [u8], Option<&'a str>);
+    type Item = (&'a [u8], Option<&'a [u8]>);
 
-    /// The whole pair's bytes, and its key when the key is a string.
+    /// The whole pair's bytes, and its key's bytes when the key is a string (compared as
+    /// bytes: no UTF-8 check on the hot path).
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
         let start = self.pos;
-        let key = Value::read_checked(self.raw, start).ok()?.as_str();
-        let vpos = msgpack::skip(self.raw, start).ok()?;
+        // A string key's end comes from its header; other keys are skipped.
+        let (key, vpos) = match msgpack::head(self.raw, start).ok()? {
+            Head::Str { start: s, len } => (Some(&self.raw[s..s + len]), s + len),
+            _ => (None, msgpack::skip(self.raw, start).ok()?),
+        };
         self.pos = msgpack::skip(self.raw, vpos).ok()?;
         Some((&self.raw[start..self.pos], key))
     }

@@ -8,11 +8,22 @@ use crate::value::{Encode, Map, Value};
 use crate::Error;
 
 /// Encoded events, back to back, and how many there are.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct EventWriter {
     buf: Vec<u8>,
     count: u32,
+    /// Pending changes of the event being edited, kept between events so that editing
+    /// allocates nothing once warm (a filter edits every record of every batch).
+    edits: Edits,
 }
+
+impl PartialEq for EventWriter {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.buf == other.buf
+    }
+}
+
+impl Eq for EventWriter {}
 
 impl EventWriter {
     pub fn new() -> Self {
@@ -24,6 +35,7 @@ impl EventWriter {
         Self {
             buf: Vec::with_capacity(bytes),
             count: 0,
+            edits: Edits::default(),
         }
     }
 
@@ -57,13 +69,12 @@ impl EventWriter {
 
     /// Starts a copy of `event` with changes; nothing is written until [`EventEdit::finish`].
     pub fn edit<'w, 'e>(&'w mut self, event: &Event<'e>) -> EventEdit<'w, 'e> {
+        self.edits.clear();
         EventEdit {
             writer: self,
             time: event.time(),
             metadata: event.metadata(),
             body: event.body(),
-            body_edits: Edits::default(),
-            meta_edits: Edits::default(),
         }
     }
 
@@ -122,70 +133,153 @@ impl EventWriter {
     }
 }
 
-/// Pending changes to one map: fields to set (in order) and keys to remove.
-#[derive(Debug, Default)]
-struct Edits<'k> {
-    /// Encoded key/value pairs to set, and their keys.
-    set: Vec<(&'k str, Vec<u8>)>,
-    remove: Vec<&'k str>,
+/// Which map of an event a change is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Body,
+    Meta,
 }
 
-impl<'k> Edits<'k> {
-    fn set(&mut self, key: &'k str, value: impl Encode) {
-        let mut pair = Vec::new();
-        msgpack::write_str(&mut pair, key);
-        value.encode(&mut pair);
-        self.remove.retain(|k| *k != key);
-        match self.set.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = pair,
-            None => self.set.push((key, pair)),
-        }
+/// One change: set (`pair` holds the encoded key and value) or remove (`pair` empty).
+#[derive(Debug, Clone)]
+struct Op {
+    part: Part,
+    /// The key's bytes in [`Edits::bytes`].
+    key: std::ops::Range<usize>,
+    /// The encoded key/value pair in [`Edits::bytes`]; empty for a removal.
+    pair: std::ops::Range<usize>,
+}
+
+/// Pending changes to an event's maps, in the order made; the last change of a key wins.
+#[derive(Debug, Clone, Default)]
+struct Edits {
+    bytes: Vec<u8>,
+    ops: Vec<Op>,
+    /// Which ops were written already (for maps with more set keys than a bitmask holds).
+    written: Vec<bool>,
+}
+
+impl Edits {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ops.clear();
     }
 
-    fn remove(&mut self, key: &'k str) {
-        self.set.retain(|(k, _)| *k != key);
-        self.remove.push(key);
+    fn set(&mut self, part: Part, key: &str, value: impl Encode) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key.as_bytes());
+        let key_range = start..self.bytes.len();
+        let pair_start = self.bytes.len();
+        msgpack::write_str(&mut self.bytes, key);
+        value.encode(&mut self.bytes);
+        self.ops.push(Op {
+            part,
+            key: key_range,
+            pair: pair_start..self.bytes.len(),
+        });
     }
 
-    fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.remove.is_empty()
+    fn remove(&mut self, part: Part, key: &str) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key.as_bytes());
+        self.ops.push(Op {
+            part,
+            key: start..self.bytes.len(),
+            pair: 0..0,
+        });
     }
 
-    /// Writes `map` with the changes: a set key keeps its place (its first occurrence; later
-    /// duplicates are dropped), new keys go at the end, removed keys disappear.
-    fn apply(&self, map: Map<'_>, out: &mut Vec<u8>) {
-        if self.is_empty() {
+    fn has(&self, part: Part) -> bool {
+        self.ops.iter().any(|o| o.part == part)
+    }
+
+    /// The last change made to `key` of `part`, by index.
+    fn last_for(&self, part: Part, key: &[u8]) -> Option<usize> {
+        self.ops
+            .iter()
+            .rposition(|o| o.part == part && &self.bytes[o.key.clone()] == key)
+    }
+
+    /// Writes `map` with the changes to `part` into `out`: a set key keeps its place (its first
+    /// occurrence; later duplicates are dropped), new keys go at the end, removed keys
+    /// disappear. Pairs are copied as bytes; nothing is allocated once the buffers are warm.
+    fn apply(&mut self, part: Part, map: Map<'_>, out: &mut Vec<u8>) {
+        if !self.has(part) {
             out.extend_from_slice(map.raw());
             return;
         }
-        let mut written = vec![false; self.set.len()];
-        let mut pairs = Vec::with_capacity(map.raw().len() + 64);
+        self.written.clear();
+        self.written.resize(self.ops.len(), false);
+        // The map header goes first but its length is known only at the end: room for the
+        // longest header is kept, and the pairs moved back over what a shorter one leaves.
+        let header_at = out.len();
+        out.extend_from_slice(&[0; 5]);
         let mut n: u32 = 0;
+        // Runs of pairs left as they are are copied in one go.
+        let mut run: Option<(usize, usize)> = None;
+        let raw = map.raw();
+        let base = raw.as_ptr() as usize;
         for (pair, key) in map.raw_pairs() {
+            let at = pair.as_ptr() as usize - base;
             if let Some(key) = key {
-                if self.remove.contains(&key) {
-                    continue;
-                }
-                if let Some(i) = self.set.iter().position(|(k, _)| *k == key) {
-                    if !written[i] {
-                        pairs.extend_from_slice(&self.set[i].1);
-                        written[i] = true;
+                if let Some(i) = self.last_for(part, key) {
+                    if let Some((s, e)) = run.take() {
+                        out.extend_from_slice(&raw[s..e]);
+                    }
+                    let op = &self.ops[i];
+                    if !op.pair.is_empty() && !self.written[i] {
+                        out.extend_from_slice(&self.bytes[op.pair.clone()]);
+                        self.written[i] = true;
                         n = n.saturating_add(1);
                     }
                     continue;
                 }
             }
-            pairs.extend_from_slice(pair);
+            run = Some(match run {
+                Some((s, _)) => (s, at + pair.len()),
+                None => (at, at + pair.len()),
+            });
             n = n.saturating_add(1);
         }
-        for (i, (_, pair)) in self.set.iter().enumerate() {
-            if !written[i] {
-                pairs.extend_from_slice(pair);
-                n = n.saturating_add(1);
-            }
+        if let Some((s, e)) = run {
+            out.extend_from_slice(&raw[s..e]);
         }
-        msgpack::write_map_len(out, n);
-        out.extend_from_slice(&pairs);
+        for i in 0..self.ops.len() {
+            let op = &self.ops[i];
+            if op.part != part || op.pair.is_empty() || self.written[i] {
+                continue;
+            }
+            // Only a key's last change counts.
+            if self.last_for(part, &self.bytes[op.key.clone()]) != Some(i) {
+                continue;
+            }
+            out.extend_from_slice(&self.bytes[op.pair.clone()]);
+            self.written[i] = true;
+            n = n.saturating_add(1);
+        }
+        let (header, header_len) = map_header(n);
+        out[header_at..header_at + header_len].copy_from_slice(&header[..header_len]);
+        if header_len < 5 {
+            out.copy_within(header_at + 5.., header_at + header_len);
+            out.truncate(out.len() - (5 - header_len));
+        }
+    }
+}
+
+/// A map header for `n` pairs, as [`msgpack::write_map_len`] writes it, on the stack.
+fn map_header(n: u32) -> ([u8; 5], usize) {
+    let mut h = [0u8; 5];
+    if n < 16 {
+        h[0] = 0x80 | n as u8;
+        (h, 1)
+    } else if let Ok(l) = u16::try_from(n) {
+        h[0] = 0xde;
+        h[1..3].copy_from_slice(&l.to_be_bytes());
+        (h, 3)
+    } else {
+        h[0] = 0xdf;
+        h[1..5].copy_from_slice(&n.to_be_bytes());
+        (h, 5)
     }
 }
 
@@ -198,32 +292,30 @@ pub struct EventEdit<'w, 'e> {
     time: EventTime,
     metadata: Map<'e>,
     body: Value<'e>,
-    body_edits: Edits<'e>,
-    meta_edits: Edits<'e>,
 }
 
 impl<'w, 'e> EventEdit<'w, 'e> {
     /// Sets a field of the body, replacing it in place if present, appending it otherwise.
-    pub fn set(mut self, key: &'e str, value: impl Encode) -> Self {
-        self.body_edits.set(key, value);
+    pub fn set(self, key: &str, value: impl Encode) -> Self {
+        self.writer.edits.set(Part::Body, key, value);
         self
     }
 
     /// Removes a field of the body (every occurrence).
-    pub fn remove(mut self, key: &'e str) -> Self {
-        self.body_edits.remove(key);
+    pub fn remove(self, key: &str) -> Self {
+        self.writer.edits.remove(Part::Body, key);
         self
     }
 
     /// Sets a field of the metadata.
-    pub fn set_meta(mut self, key: &'e str, value: impl Encode) -> Self {
-        self.meta_edits.set(key, value);
+    pub fn set_meta(self, key: &str, value: impl Encode) -> Self {
+        self.writer.edits.set(Part::Meta, key, value);
         self
     }
 
     /// Removes a field of the metadata.
-    pub fn remove_meta(mut self, key: &'e str) -> Self {
-        self.meta_edits.remove(key);
+    pub fn remove_meta(self, key: &str) -> Self {
+        self.writer.edits.remove(Part::Meta, key);
         self
     }
 
@@ -236,22 +328,22 @@ impl<'w, 'e> EventEdit<'w, 'e> {
     /// Writes the changed event. Fails, writing nothing, when fields are changed on a body that
     /// is not a map (Fluent Bit's records always are).
     pub fn finish(self) -> Result<(), Error> {
+        let w = self.writer;
         let body = match self.body {
             Value::Map(m) => Some(m),
-            _ if self.body_edits.is_empty() => None,
+            _ if !w.edits.has(Part::Body) => None,
             _ => {
                 return Err(Error::new(
                     "cannot change fields of a body that is not a map",
                 ))
             }
         };
-        let w = self.writer;
         msgpack::write_array_len(&mut w.buf, 2);
         msgpack::write_array_len(&mut w.buf, 2);
         self.time.encode(&mut w.buf);
-        self.meta_edits.apply(self.metadata, &mut w.buf);
+        w.edits.apply(Part::Meta, self.metadata, &mut w.buf);
         match body {
-            Some(m) => self.body_edits.apply(m, &mut w.buf),
+            Some(m) => w.edits.apply(Part::Body, m, &mut w.buf),
             None => self.body.encode(&mut w.buf),
         }
         w.count = w.count.saturating_add(1);
@@ -414,6 +506,40 @@ mod tests {
         assert_eq!(e.time(), EventTime::new(10, 1));
         assert_eq!(e.meta("m"), Some(Value::Int(1)));
         assert_eq!(e.meta("source"), Some(Value::Str("test")));
+    }
+
+    #[test]
+    fn edits_of_large_maps_and_many_events_reuse_the_writer() {
+        let mut src = EventWriter::new();
+        for i in 0..3 {
+            let mut e = src.event(EventTime::new(i, 0));
+            for k in 0..20 {
+                e = e.field(&format!("k{k}"), k);
+            }
+            e.finish();
+        }
+        let batch_bytes = src.as_bytes().to_vec();
+        let mut out = EventWriter::new();
+        for ev in crate::event::Events::new("t", &batch_bytes) {
+            let ev = ev.unwrap();
+            out.edit(&ev)
+                .set("k3", "three")
+                .remove("k0")
+                .set("new", true)
+                .finish()
+                .unwrap();
+        }
+        let evs: Vec<_> = crate::event::Events::new("t", out.as_bytes())
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(evs.len(), 3);
+        for e in &evs {
+            let k = keys(e);
+            assert_eq!(k.len(), 20, "20 - k0 + new: a map16 header");
+            assert_eq!(k[0], "k1");
+            assert_eq!(k.last().map(String::as_str), Some("new"));
+            assert_eq!(e.get_str("k3"), Some("three"));
+        }
     }
 
     #[test]
