@@ -27,6 +27,8 @@ fi
 # Toolchains for the WebAssembly guests the tests build (Rust, C, Zig, Python, JavaScript,
 # AssemblyScript, Go), under WEIR_TOOLS_DIR, outside the clone.
 eval "$(scripts/wasm-toolchains.sh)"
+# The component plugins the WebAssembly host's tests load (rebuilt only when changed).
+plugins/wasm/tests/guests/build.sh >/dev/null
 
 if [ -z "${WEIR_SKIP_LINT:-}" ]; then
     cargo fmt --all -- --check

@@ -1,6 +1,6 @@
 //! `fluentbit_metrics` → `prometheus_exporter` end to end: the real binary, scraped over raw
-//! HTTP and by a real Prometheus server (`/usr/bin/prometheus`, Debian's `prometheus` package;
-//! the test says so and passes when it is not installed).
+//! HTTP and by a real Prometheus server (`/usr/bin/prometheus`, Debian's `prometheus` package,
+//! which scripts/test.sh installs).
 
 mod common;
 
@@ -182,10 +182,11 @@ fn query(port: u16, q: &str) -> Option<Vec<(serde_json::Value, f64)>> {
 
 #[test]
 fn a_real_prometheus_scrapes_the_exporter() {
-    if !Path::new(PROMETHEUS).exists() {
-        eprintln!("skipped: {PROMETHEUS} is not installed (Debian package 'prometheus')");
-        return;
-    }
+    // scripts/test.sh installs it: a missing server is a failure, not a pass.
+    assert!(
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} is not installed (Debian package 'prometheus')"
+    );
     let dir = tempfile::tempdir().unwrap();
     let exporter = free_port();
     let weir = start_weir(dir.path(), &pipeline(exporter));

@@ -730,3 +730,81 @@ fn other_examples() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The WebAssembly input and output examples together, end to end through the binary: the
+/// input's numbered records reach the output's file in a granted directory, and a restart
+/// continues the numbering from the input's state.
+#[test]
+fn rust_input_feeds_rust_output() {
+    let input = build(&examples_dir().join("rust-input"));
+    let output = build(&examples_dir().join("rust-output"));
+    let t = tempfile::tempdir().expect("tempdir");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let cfg = t.path().join("weir.yaml");
+    write(
+        &cfg,
+        &format!(
+            "service:
+  flush: 0.2
+  grace: 5
+  plugins.state_path: {state}
+  plugins.cache_path: {cache}
+pipeline:
+  inputs:
+    - name: rust_input
+      tag: gen
+      interval_sec: 0
+      interval_nsec: 100000000
+      count: 3
+  outputs:
+    - name: rust_output
+      match: gen
+      path: {out}
+      file: records.jsonl
+      wasm.allow_dirs: {out}:rw
+",
+            state = t.path().join("state").display(),
+            cache = cache_root().join("compiled").display(),
+            out = out.display()
+        ),
+    );
+    let seqs = |runs: usize| {
+        let text = std::fs::read_to_string(out.join("records.jsonl")).unwrap_or_default();
+        let seqs: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+                assert_eq!(v["record"]["message"], "hello from rust", "{l}");
+                v["record"]["seq"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("no seq: {l}"))
+            })
+            .collect();
+        assert!(seqs.len() >= 3 * runs, "run {runs}: {} records", seqs.len());
+        seqs
+    };
+    for run in 1..=2 {
+        let mut c = cmd();
+        c.args(["-e", &input.display().to_string()])
+            .args(["-e", &output.display().to_string()])
+            .arg("-c")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().expect("weir starts");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        common::signal(&child, "TERM");
+        let done = common::wait_output(child, std::time::Duration::from_secs(30));
+        let log = String::from_utf8_lossy(&done.stderr);
+        assert!(done.status.success(), "run {run}: {log}");
+        assert!(!log.contains("[error]"), "run {run}: {log}");
+        // Every record once, numbered from 0 without a gap, across both runs.
+        let s = seqs(run);
+        let expected: Vec<u64> = (0..s.len() as u64).collect();
+        assert_eq!(s, expected, "run {run}");
+        if run == 2 {
+            assert!(log.contains("rust_input resuming at sequence"), "{log}");
+        }
+    }
+}

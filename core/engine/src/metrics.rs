@@ -294,6 +294,16 @@ impl Metrics {
         m
     }
 
+    /// Every instance's plugin figures: kind, instance name, and the figures.
+    pub fn plugin_figures(&self) -> Vec<(crate::plugin::PluginKind, Arc<str>, Arc<PluginMetrics>)> {
+        self.plugin
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((k, n), m)| (*k, n.clone(), m.clone()))
+            .collect()
+    }
+
     fn merge_plugin(
         &self,
         kind: crate::plugin::PluginKind,

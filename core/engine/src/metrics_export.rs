@@ -31,7 +31,43 @@ pub fn internal_samples(m: &Metrics) -> Vec<Sample> {
     filters(m, &mut out);
     outputs(m, &mut out);
     storage(m, &mut out);
+    plugin_figures(m, &mut out);
     out
+}
+
+/// What plugins count for themselves (a WebAssembly plugin's host counters such as
+/// `wasm_traps`, and the counters and gauges the plugin sets): one family each for counters
+/// and gauges, the figure's name in a label, since plugins name their figures freely.
+fn plugin_figures(m: &Metrics, out: &mut Vec<Sample>) {
+    for (kind, instance, figures) in m.plugin_figures() {
+        let labels = |figure: &str, key: &str| {
+            vec![
+                ("kind".to_string(), kind.as_str().to_string()),
+                ("name".to_string(), instance.to_string()),
+                (key.to_string(), figure.to_string()),
+            ]
+        };
+        for (name, v) in figures.counters() {
+            let mut s = Sample::new(
+                "weir_plugin_counter_total",
+                "A counter a plugin instance keeps.",
+                Counter,
+                v as f64,
+            );
+            s.labels = labels(&name, "counter");
+            out.push(s);
+        }
+        for (name, v) in figures.gauges() {
+            let mut s = Sample::new(
+                "weir_plugin_gauge",
+                "A gauge a plugin instance sets.",
+                Gauge,
+                v,
+            );
+            s.labels = labels(&name, "gauge");
+            out.push(s);
+        }
+    }
 }
 
 /// The Prometheus text of [`internal_samples`] (exposition format 0.0.4, no timestamps): what
@@ -698,5 +734,33 @@ mod tests {
         assert_eq!(over.value, 1.0);
         let not_over = find(&s, "fluentbit_input_storage_overlimit", "forward.0").unwrap();
         assert_eq!(not_over.value, 0.0);
+    }
+
+    #[test]
+    fn plugin_figures_are_one_family_each() {
+        use crate::plugin::PluginKind;
+        let m = Metrics::new();
+        let p = m.plugin(PluginKind::Filter, "my_filter.0");
+        p.counter("wasm_traps").add(2);
+        p.gauge("queue depth").set(1.5);
+        let s = internal_samples(&m);
+        let c = s
+            .iter()
+            .find(|s| s.name == "weir_plugin_counter_total")
+            .unwrap();
+        assert_eq!(c.value, 2.0);
+        assert!(c.labels.contains(&("counter".into(), "wasm_traps".into())));
+        assert!(c.labels.contains(&("kind".into(), "filter".into())));
+        let g = s.iter().find(|s| s.name == "weir_plugin_gauge").unwrap();
+        assert_eq!(g.value, 1.5);
+        assert!(g.labels.contains(&("gauge".into(), "queue depth".into())));
+        let mut text = String::new();
+        weir_event::metric::write_prometheus_text(&s, &mut text);
+        assert!(
+            text.contains(
+                "weir_plugin_gauge{kind=\"filter\",name=\"my_filter.0\",gauge=\"queue depth\"} 1.5"
+            ),
+            "{text}"
+        );
     }
 }
