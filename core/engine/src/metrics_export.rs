@@ -40,32 +40,32 @@ pub fn internal_samples(m: &Metrics) -> Vec<Sample> {
 /// and gauges, the figure's name in a label, since plugins name their figures freely.
 fn plugin_figures(m: &Metrics, out: &mut Vec<Sample>) {
     for (kind, instance, figures) in m.plugin_figures() {
-        let labels = |figure: &str, key: &str| {
-            vec![
-                ("kind".to_string(), kind.as_str().to_string()),
-                ("name".to_string(), instance.to_string()),
-                (key.to_string(), figure.to_string()),
-            ]
+        let sample = |name: &str, help: &str, metric: MetricKind, v: f64| {
+            Sample::new(name, help, metric, v)
+                .label("kind", kind.as_str())
+                .label("name", &*instance)
         };
         for (name, v) in figures.counters() {
-            let mut s = Sample::new(
-                "weir_plugin_counter_total",
-                "A counter a plugin instance keeps.",
-                Counter,
-                v as f64,
+            out.push(
+                sample(
+                    "weir_plugin_counter_total",
+                    "A counter a plugin instance keeps.",
+                    Counter,
+                    v as f64,
+                )
+                .label("counter", &*name),
             );
-            s.labels = labels(&name, "counter");
-            out.push(s);
         }
         for (name, v) in figures.gauges() {
-            let mut s = Sample::new(
-                "weir_plugin_gauge",
-                "A gauge a plugin instance sets.",
-                Gauge,
-                v,
+            out.push(
+                sample(
+                    "weir_plugin_gauge",
+                    "A gauge a plugin instance sets.",
+                    Gauge,
+                    v,
+                )
+                .label("gauge", &*name),
             );
-            s.labels = labels(&name, "gauge");
-            out.push(s);
         }
     }
 }
@@ -383,23 +383,24 @@ fn memory_storage(m: &Metrics, out: &mut Vec<Sample>) {
         mem_chunks as f64,
     ));
     for (name, budget, _) in &buffers {
-        let label = vec![("name".to_string(), name.to_string())];
-        let mut s = Sample::new(
-            "fluentbit_input_storage_memory_bytes",
-            "Memory bytes used by the chunks.",
-            Gauge,
-            budget.used() as f64,
+        out.push(
+            Sample::new(
+                "fluentbit_input_storage_memory_bytes",
+                "Memory bytes used by the chunks.",
+                Gauge,
+                budget.used() as f64,
+            )
+            .label("name", &**name),
         );
-        s.labels = label.clone();
-        out.push(s);
-        let mut s = Sample::new(
-            "fluentbit_input_storage_overlimit",
-            "Is the input memory usage overlimit ?.",
-            Gauge,
-            if budget.is_over() { 1.0 } else { 0.0 },
+        out.push(
+            Sample::new(
+                "fluentbit_input_storage_overlimit",
+                "Is the input memory usage overlimit ?.",
+                Gauge,
+                if budget.is_over() { 1.0 } else { 0.0 },
+            )
+            .label("name", &**name),
         );
-        s.labels = label;
-        out.push(s);
     }
 }
 

@@ -32,7 +32,7 @@
 //! body before the first metrics arrive, where Fluent Bit answers 404: the target shows as up.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use weir_config::{ConfigError, ParamSpec, Params};
@@ -78,7 +78,7 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     factory: Factory::Output(|p, ctx| {
         let cfg = Config::from_params(p)?;
         if ctx.check_only {
-            listen_address(&cfg, p)?;
+            weir_core::http::lease::listen_address(p, &cfg.host, cfg.port)?;
             return Ok(Box::new(weir_core::plugin::CheckedOnly));
         }
         Ok(Box::new(Exporter::start(cfg, p, ctx)?))
@@ -382,21 +382,6 @@ fn route(shared: &Shared, get: bool, path: &str) -> hyper::Response<weir_core::h
     }
 }
 
-/// The address `host` and `port` name, and how to show it.
-fn listen_address(cfg: &Config, p: &Params) -> Result<(SocketAddr, String), ConfigError> {
-    let shown = if cfg.host.contains(':') {
-        format!("[{}]:{}", cfg.host, cfg.port)
-    } else {
-        format!("{}:{}", cfg.host, cfg.port)
-    };
-    let addr = (cfg.host.as_str(), cfg.port)
-        .to_socket_addrs()
-        .map_err(|e| p.error("host", format!("cannot resolve '{}': {e}", cfg.host)))?
-        .next()
-        .ok_or_else(|| p.error("host", format!("'{}' resolves to no address", cfg.host)))?;
-    Ok((addr, shown))
-}
-
 /// One `prometheus_exporter` instance.
 pub struct Exporter {
     lease: Lease<Mutex<SeriesStore>, Settings>,
@@ -408,7 +393,7 @@ impl Exporter {
     /// serves; a failure is an error about `port`.
     pub fn start(cfg: Config, p: &Params, ctx: &BuildContext) -> Result<Self, ConfigError> {
         let component = format!("output:prometheus_exporter:{}", ctx.instance);
-        let (addr, shown) = listen_address(&cfg, p)?;
+        let (addr, shown) = weir_core::http::lease::listen_address(p, &cfg.host, cfg.port)?;
         let settings = Settings {
             add_labels: cfg.add_labels,
             add_timestamp: cfg.add_timestamp,
@@ -426,22 +411,7 @@ impl Exporter {
                 },
             )
             .map_err(|e| p.error("port", format!("{shown}: {e}")))?;
-        let local = lease.shared().local();
-        if lease.took_over() {
-            weir_core::info!(
-                component,
-                "taking over the listener on iface={} tcp_port={}: series carry on",
-                local.ip(),
-                local.port()
-            );
-        } else {
-            weir_core::info!(
-                component,
-                "listening iface={} tcp_port={}",
-                local.ip(),
-                local.port()
-            );
-        }
+        lease.log_start(&component, "series");
         Ok(Self { lease, component })
     }
 

@@ -328,6 +328,27 @@ pub struct Lease<S: Send + Sync + 'static, T: Send + Sync + 'static> {
     took_over: bool,
 }
 
+/// The address a listening plugin's `host` and `port` name, and how to show it in messages
+/// (`[::1]:2021` for IPv6). A name that does not resolve is an error about `host`.
+pub fn listen_address(
+    p: &weir_config::Params,
+    host: &str,
+    port: u16,
+) -> Result<(SocketAddr, String), weir_config::ConfigError> {
+    use std::net::ToSocketAddrs;
+    let shown = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| p.error("host", format!("cannot resolve '{host}': {e}")))?
+        .next()
+        .ok_or_else(|| p.error("host", format!("'{host}' resolves to no address")))?;
+    Ok((addr, shown))
+}
+
 impl<S, T> Lease<S, T>
 where
     S: Send + Sync + 'static,
@@ -341,6 +362,28 @@ where
     /// Whether the address was already held: this lease took over a running server.
     pub fn took_over(&self) -> bool {
         self.took_over
+    }
+
+    /// Logs where the instance serves: on a new listener, or on the one it took over, with
+    /// what carries on (`carried`: "series", "streams and ids").
+    pub fn log_start(&self, component: &str, carried: &str) {
+        let local = self.shared.local();
+        if self.took_over {
+            crate::info!(
+                component,
+                "taking over the listener on iface={} tcp_port={}: {} carry on",
+                local.ip(),
+                local.port(),
+                carried
+            );
+        } else {
+            crate::info!(
+                component,
+                "listening iface={} tcp_port={}",
+                local.ip(),
+                local.port()
+            );
+        }
     }
 
     /// Ends the hold. When it was the last, stops the server and waits until its open

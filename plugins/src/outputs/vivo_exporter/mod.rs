@@ -25,7 +25,7 @@ mod stream;
 
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use stream::Streams;
 use weir_config::{ConfigError, Params};
@@ -119,17 +119,7 @@ fn listen_address(p: &Params) -> Result<(SocketAddr, String), ConfigError> {
             format!("expected a port from 0 to 65535, got {port}"),
         )
     })?;
-    let shown = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let addr = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| p.error("host", format!("cannot resolve '{host}': {e}")))?
-        .next()
-        .ok_or_else(|| p.error("host", format!("'{host}' resolves to no address")))?;
-    Ok((addr, shown))
+    weir_core::http::lease::listen_address(p, host, port)
 }
 
 /// What the server and the instances on one address share: the streams, and the settings of
@@ -159,22 +149,7 @@ impl VivoExporter {
             )
             .map_err(|e| p.error("port", format!("{shown}: {e}")))?;
         let component = format!("output:vivo_exporter:{}", ctx.instance);
-        let local = lease.shared().local();
-        if lease.took_over() {
-            weir_core::info!(
-                component,
-                "taking over the listener on iface={} tcp_port={}: streams and ids carry on",
-                local.ip(),
-                local.port()
-            );
-        } else {
-            weir_core::info!(
-                component,
-                "listening iface={} tcp_port={}",
-                local.ip(),
-                local.port()
-            );
-        }
+        lease.log_start(&component, "streams and ids");
         Ok(Self { lease })
     }
 }
