@@ -4,6 +4,7 @@
 //! An event is `[[time, {metadata}], {body}]`, the layout of Fluent Bit's chunks. The older
 //! `[time, {body}]` is read as well (with empty metadata), as the host does.
 
+use crate::index::{self, PairIndex};
 use crate::msgpack::{self, DecodeError, Head};
 use crate::value::{Map, Value};
 
@@ -75,6 +76,15 @@ fn read_time(buf: &[u8], at: usize) -> Result<(EventTime, usize), DecodeError> {
         at,
         expected: "a timestamp (EventTime, integer or float seconds)",
     };
+    // Weir's own form, read inline: every event has one.
+    if let Some(&[0xd7, 0x00, s0, s1, s2, s3, n0, n1, n2, n3]) = buf.get(at..at + 10) {
+        let sec = u32::from_be_bytes([s0, s1, s2, s3]);
+        let nsec = u32::from_be_bytes([n0, n1, n2, n3]);
+        return Ok((
+            EventTime::new(i64::from(sec), nsec.min(999_999_999)),
+            at + 10,
+        ));
+    }
     let end = msgpack::skip(buf, at)?;
     let t = match msgpack::head(buf, at)? {
         Head::Ext {
@@ -102,6 +112,8 @@ pub struct Event<'a> {
     time: EventTime,
     metadata: Map<'a>,
     body: Value<'a>,
+    /// Where the body's first fields are, noted while the body was checked.
+    index: PairIndex,
     raw: &'a [u8],
 }
 
@@ -127,7 +139,26 @@ impl<'a> Event<'a> {
 
     /// A field of the body (`None` when absent or when the body is not a map).
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
-        self.body.get(key)
+        match self.body {
+            Value::Map(m) => m.get_indexed(&self.index, key),
+            _ => None,
+        }
+    }
+
+    /// The encoded event up to its body, `[[time, metadata], `, when the body is a container
+    /// (it always is in Fluent Bit's events).
+    pub(crate) fn head(&self) -> Option<&'a [u8]> {
+        let body = match self.body {
+            Value::Map(m) => m.raw().len(),
+            Value::Array(a) => a.raw().len(),
+            _ => return None,
+        };
+        self.raw.get(..self.raw.len().checked_sub(body)?)
+    }
+
+    /// The offsets of the body's first fields (see [`crate::index`]).
+    pub(crate) fn index(&self) -> &PairIndex {
+        &self.index
     }
 
     /// A string field of the body.
@@ -154,6 +185,22 @@ impl<'a> Event<'a> {
     }
 }
 
+/// [`msgpack::head`] with the small arrays and maps of every event read inline.
+#[inline(always)]
+fn head_of(buf: &[u8], at: usize) -> Result<Head, DecodeError> {
+    match buf.get(at) {
+        Some(&m @ 0x90..=0x9f) => Ok(Head::Array {
+            start: at + 1,
+            len: u32::from(m & 0x0f),
+        }),
+        Some(&m @ 0x80..=0x8f) => Ok(Head::Map {
+            start: at + 1,
+            len: u32::from(m & 0x0f),
+        }),
+        _ => msgpack::head(buf, at),
+    }
+}
+
 /// Reads one event at `start`; returns it and the offset past it.
 pub(crate) fn read_event<'a>(
     tag: &'a str,
@@ -163,7 +210,7 @@ pub(crate) fn read_event<'a>(
     let Head::Array {
         start: mut pos,
         len: 2,
-    } = msgpack::head(buf, start)?
+    } = head_of(buf, start)?
     else {
         return Err(DecodeError::Unexpected {
             at: start,
@@ -171,12 +218,16 @@ pub(crate) fn read_event<'a>(
         });
     };
     let (time, metadata);
-    match msgpack::head(buf, pos)? {
+    match head_of(buf, pos)? {
         Head::Array { start: p, len } if len >= 1 => {
             let (t, p) = read_time(buf, p)?;
             time = t;
             pos = p;
-            metadata = if len >= 2 {
+            metadata = if len >= 2 && buf.get(pos) == Some(&0x80) {
+                // No metadata, as for most logs.
+                pos += 1;
+                Map::EMPTY
+            } else if len >= 2 {
                 let end = msgpack::skip(buf, pos)?;
                 let v = Value::read_span(buf, pos, end)?;
                 pos = end;
@@ -203,14 +254,26 @@ pub(crate) fn read_event<'a>(
             metadata = Map::EMPTY;
         }
     }
-    let end = msgpack::skip(buf, pos)?;
-    let body = Value::read_span(buf, pos, end)?;
+    // The body is walked once, here, and where its fields start is kept for lookups and
+    // edits.
+    let (body, index, end) = match head_of(buf, pos)? {
+        Head::Map { start: items, len } => {
+            let (end, index) = index::walk_map(buf, pos, items, len)?;
+            let body = Map::from_parts(&buf[pos..end], items - pos, len);
+            (Value::Map(body), index, end)
+        }
+        _ => {
+            let end = msgpack::skip(buf, pos)?;
+            (Value::read_span(buf, pos, end)?, PairIndex::NONE, end)
+        }
+    };
     Ok((
         Event {
             tag,
             time,
             metadata,
             body,
+            index,
             raw: &buf[start..end],
         },
         end,
@@ -424,6 +487,50 @@ mod tests {
                 }
             }
             let _ = Value::decode(&buf).map(|(v, _)| v.to_json());
+        }
+    }
+
+    /// Lookups and edits through the body's index agree with walking it, for fields inside
+    /// the index, past it, and past 64 KiB.
+    #[test]
+    fn indexed_lookups_and_edits_agree_with_walks() {
+        for (n, size) in [(1, 1), (15, 3), (16, 40), (40, 2), (8, 20_000)] {
+            let mut w = EventWriter::new();
+            let mut e = w.event(EventTime::new(1, 0));
+            for i in 0..n {
+                e = e.field(&format!("k{i}"), "v".repeat(size + i));
+            }
+            e.finish();
+            let ev = Events::new("t", w.as_bytes()).next().unwrap().unwrap();
+            let body = ev.body().as_map().unwrap();
+            for i in 0..n {
+                let key = format!("k{i}");
+                assert_eq!(ev.get(&key), body.get(&key), "{n} {i}");
+                assert_eq!(ev.get_str(&key).map(str::len), Some(size + i));
+            }
+            assert_eq!(ev.get("absent"), None);
+            let mut out = EventWriter::new();
+            out.edit(&ev)
+                .set("k0", 0)
+                .set(&format!("k{}", n - 1), "last")
+                .set("new", true)
+                .finish()
+                .unwrap();
+            let edited = Events::new("t", out.as_bytes()).next().unwrap().unwrap();
+            let keys: Vec<_> = edited
+                .body()
+                .as_map()
+                .unwrap()
+                .iter()
+                .map(|(k, _)| k.as_str().unwrap().to_string())
+                .collect();
+            let mut expected: Vec<_> = (0..n).map(|i| format!("k{i}")).collect();
+            expected.push("new".into());
+            assert_eq!(keys, expected, "{n}");
+            if n > 1 {
+                assert_eq!(edited.get("k0"), Some(Value::Int(0)));
+            }
+            assert_eq!(edited.get_str(&format!("k{}", n - 1)), Some("last"));
         }
     }
 

@@ -112,6 +112,7 @@ pub mod config;
 mod error;
 mod event;
 mod host;
+mod index;
 mod info;
 pub mod json;
 pub mod msgpack;

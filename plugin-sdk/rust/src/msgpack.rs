@@ -230,6 +230,43 @@ pub(crate) fn skip(buf: &[u8], at: usize) -> Result<usize, DecodeError> {
     Ok(pos)
 }
 
+/// The end of the value at `at`, as [`skip`] finds it, with the values records are mostly
+/// made of read inline: strings of up to 255 bytes, integers, floats, nil and booleans.
+/// Anything else goes to [`skip`]. `None` when the value is malformed: the caller asks
+/// [`skip`] why, off the hot path.
+///
+/// Checking a record walks each of its fields once, so this is what that walk runs. It is
+/// inlined and returns no error value on purpose: in WebAssembly, a `Result` carrying a
+/// [`DecodeError`] is returned through memory, which cost more than the decoding itself.
+#[inline(always)]
+pub(crate) fn end_of(buf: &[u8], at: usize) -> Option<usize> {
+    let m = *buf.get(at)?;
+    let end = match m {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => at + 1,
+        0xa0..=0xbf => at + 1 + usize::from(m & 0x1f),
+        0xd9 => at + 2 + usize::from(*buf.get(at + 1)?),
+        0xcc | 0xd0 => at + 2,
+        0xcd | 0xd1 => at + 3,
+        0xce | 0xd2 | 0xca => at + 5,
+        0xcf | 0xd3 | 0xcb => at + 9,
+        _ => return skip(buf, at).ok(),
+    };
+    (end <= buf.len()).then_some(end)
+}
+
+/// Whether two keys are the same bytes. Keys are short: compared inline, where `==` on slices
+/// calls `memcmp`, a function call per comparison in WebAssembly.
+#[inline(always)]
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        false
+    } else if a.len() <= 32 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
 /// Appends a map header for `len` pairs.
 pub fn write_map_len(out: &mut Vec<u8>, len: u32) {
     if len < 16 {
@@ -258,6 +295,7 @@ pub fn write_array_len(out: &mut Vec<u8>, len: u32) {
 
 /// Appends a string. Strings longer than 4 GiB cannot be encoded and are cut at that size
 /// (WebAssembly plugins cannot hold such a string anyway).
+#[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let len = bytes.len().min(u32::MAX as usize);
@@ -494,5 +532,21 @@ mod tests {
         }
         // Offsets near usize::MAX do not overflow.
         assert!(head(&[0xc4, 0xff], usize::MAX).is_err());
+    }
+
+    /// The inline fast path finds the same end as the general walk, and fails where it fails,
+    /// for every marker, whole or cut short.
+    #[test]
+    fn end_of_agrees_with_skip() {
+        for m in 0..=255u8 {
+            let mut b = vec![m];
+            b.extend_from_slice(&[0x03; 40]);
+            for cut in 0..=b.len() {
+                for at in [0, 1] {
+                    let (fast, slow) = (end_of(&b[..cut], at), skip(&b[..cut], at));
+                    assert_eq!(fast, slow.ok(), "{m:#x} cut {cut} at {at}");
+                }
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! Reading decodes nothing up front: a [`Map`] is the encoded bytes of a map, already checked,
 //! and [`Map::get`] walks them. Copying a value into a new event copies its bytes.
 
+use crate::index::PairIndex;
 use crate::msgpack::{self, DecodeError, Head};
 
 /// One MessagePack value, borrowed from an event.
@@ -53,27 +54,30 @@ impl<'a> Value<'a> {
                 items: start - at,
                 len,
             }),
-            _ => Self::read_checked(buf, at)?,
+            h => Self::scalar(buf, h),
         })
+    }
+
+    /// [`Value::read_span`] with short strings and small integers, most of the values looked
+    /// up, read inline.
+    #[inline(always)]
+    pub(crate) fn read_known(buf: &'a [u8], at: usize, end: usize) -> Option<Value<'a>> {
+        match *buf.get(at)? {
+            m @ 0xa0..=0xbf if end == at + 1 + usize::from(m & 0x1f) => {
+                let bytes = buf.get(at + 1..end)?;
+                Some(match std::str::from_utf8(bytes) {
+                    Ok(s) => Value::Str(s),
+                    Err(_) => Value::Bin(bytes),
+                })
+            }
+            m @ 0x00..=0x7f => Some(Value::Int(i64::from(m))),
+            _ => Value::read_span(buf, at, end).ok(),
+        }
     }
 
     /// Reads the value at `at`, checking it: a container is walked to find its end.
     pub(crate) fn read_checked(buf: &'a [u8], at: usize) -> Result<Value<'a>, DecodeError> {
         Ok(match msgpack::head(buf, at)? {
-            Head::Nil => Value::Nil,
-            Head::Bool(b) => Value::Bool(b),
-            Head::Int(i) => Value::Int(i),
-            Head::UInt(u) => Value::UInt(u),
-            Head::Float(f) => Value::Float(f),
-            Head::Str { start, len } => {
-                let bytes = &buf[start..start + len];
-                match std::str::from_utf8(bytes) {
-                    Ok(s) => Value::Str(s),
-                    Err(_) => Value::Bin(bytes),
-                }
-            }
-            Head::Bin { start, len } => Value::Bin(&buf[start..start + len]),
-            Head::Ext { ty, start, len } => Value::Ext(ty, &buf[start..start + len]),
             Head::Array { start, len } => {
                 let end = msgpack::skip(buf, at)?;
                 Value::Array(Array {
@@ -90,7 +94,30 @@ impl<'a> Value<'a> {
                     len,
                 })
             }
+            h => Self::scalar(buf, h),
         })
+    }
+
+    /// The value of a header that is not a container (whose payload `head` checked).
+    fn scalar(buf: &'a [u8], h: Head) -> Value<'a> {
+        match h {
+            Head::Nil => Value::Nil,
+            Head::Bool(b) => Value::Bool(b),
+            Head::Int(i) => Value::Int(i),
+            Head::UInt(u) => Value::UInt(u),
+            Head::Float(f) => Value::Float(f),
+            Head::Str { start, len } => {
+                let bytes = &buf[start..start + len];
+                match std::str::from_utf8(bytes) {
+                    Ok(s) => Value::Str(s),
+                    Err(_) => Value::Bin(bytes),
+                }
+            }
+            Head::Bin { start, len } => Value::Bin(&buf[start..start + len]),
+            Head::Ext { ty, start, len } => Value::Ext(ty, &buf[start..start + len]),
+            // Containers are read by the callers, which know where they end.
+            Head::Array { .. } | Head::Map { .. } => Value::Nil,
+        }
     }
 
     /// The text of a string.
@@ -198,6 +225,11 @@ impl<'a> Map<'a> {
         len: 0,
     };
 
+    /// A map whose bytes (`raw`, header included, pairs from `items`) were checked.
+    pub(crate) fn from_parts(raw: &'a [u8], items: usize, len: u32) -> Self {
+        Self { raw, items, len }
+    }
+
     /// Number of key/value pairs.
     pub fn len(&self) -> usize {
         self.len as usize
@@ -214,23 +246,45 @@ impl<'a> Map<'a> {
 
     /// The value of the first pair whose key is the string `key`.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
+        self.get_indexed(&PairIndex::NONE, key)
+    }
+
+    /// [`Map::get`] with the offsets of the first pairs known (an event's body).
+    pub(crate) fn get_indexed(&self, index: &PairIndex, key: &str) -> Option<Value<'a>> {
         // Keys are compared as bytes and only the value found is decoded: a filter looks up
         // a field of every record.
-        let mut pos = self.items;
-        for _ in 0..self.len {
-            let (matched, vpos) = match msgpack::head(self.raw, pos).ok()? {
-                Head::Str { start, len } => {
-                    (&self.raw[start..start + len] == key.as_bytes(), start + len)
+        let key = key.as_bytes();
+        let mut pairs = self.raw_pairs(index);
+        if let Some(header) = short_str_header(key.len()) {
+            // The indexed pairs: a key's first byte tells most mismatches apart.
+            for i in 0..index.len() {
+                let (start, end) = index.pair(i)?;
+                match self.raw.get(start) {
+                    Some(&m) if m == header => {
+                        let value = start + 1 + key.len();
+                        if self
+                            .raw
+                            .get(start + 1..value)
+                            .is_some_and(|k| msgpack::same_key(k, key))
+                        {
+                            return Value::read_known(self.raw, value, end);
+                        }
+                    }
+                    // A longer string header may still hold a short key.
+                    Some(0xd9..=0xdb) => {
+                        let p = pairs.at(i)?;
+                        if p.key == Some(key) {
+                            return Value::read_span(self.raw, p.value, p.end).ok();
+                        }
+                    }
+                    _ => {}
                 }
-                _ => (false, msgpack::skip(self.raw, pos).ok()?),
-            };
-            let vend = msgpack::skip(self.raw, vpos).ok()?;
-            if matched {
-                return Value::read_span(self.raw, vpos, vend).ok();
             }
-            pos = vend;
+            pairs.skip_indexed();
         }
-        None
+        pairs
+            .find(|p| p.key == Some(key))
+            .and_then(|p| Value::read_span(self.raw, p.value, p.end).ok())
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -246,12 +300,15 @@ impl<'a> Map<'a> {
         }
     }
 
-    /// The pairs as encoded bytes (key, value), for copying them unchanged.
-    pub(crate) fn raw_pairs(&self) -> RawPairs<'a> {
+    /// The pairs as encoded bytes, for copying them unchanged; `index` (of this map, or
+    /// [`PairIndex::NONE`]) spares walking the pairs it holds.
+    pub(crate) fn raw_pairs<'i>(&self, index: &'i PairIndex) -> RawPairs<'a, 'i> {
         RawPairs {
             raw: self.raw,
             pos: self.items,
-            left: self.len,
+            next: 0,
+            len: self.len,
+            index,
         }
     }
 }
@@ -295,31 +352,105 @@ impl<'a> Iterator for MapIter<'a> {
     }
 }
 
-/// Encoded pairs of a map: `(key bytes, value bytes, key)`.
-pub(crate) struct RawPairs<'a> {
-    raw: &'a [u8],
-    pos: usize,
-    left: u32,
+/// One pair of a map, as offsets into the map's bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawPair<'a> {
+    pub start: usize,
+    /// Where the value starts.
+    pub value: usize,
+    pub end: usize,
+    /// The key's bytes when the key is a string (compared as bytes: no UTF-8 check on the
+    /// hot path).
+    pub key: Option<&'a [u8]>,
 }
 
-impl<'a> Iterator for RawPairs<'a> {
-    type Item = (&'a [u8], Option<&'a [u8]>);
+/// The pairs of a map as [`RawPair`]s: from the index while it lasts, then by walking.
+pub(crate) struct RawPairs<'a, 'i> {
+    raw: &'a [u8],
+    /// Where pair `next` starts.
+    pos: usize,
+    next: u32,
+    len: u32,
+    index: &'i PairIndex,
+}
 
-    /// The whole pair's bytes, and its key's bytes when the key is a string (compared as
-    /// bytes: no UTF-8 check on the hot path).
+/// The one-byte header of a string of `len` bytes, when it has one.
+#[inline]
+pub(crate) fn short_str_header(len: usize) -> Option<u8> {
+    (len < 32).then_some(0xa0 | len as u8)
+}
+
+impl<'a> RawPairs<'a, '_> {
+    /// Indexed pair `i`, read on its own.
+    pub(crate) fn at(&self, i: u32) -> Option<RawPair<'a>> {
+        let (start, end) = self.index.pair(i)?;
+        let (key, value) = self.key(start)?;
+        Some(RawPair {
+            start,
+            value,
+            end,
+            key,
+        })
+    }
+
+    /// Moves past the indexed pairs (the caller looked at them through the index).
+    pub(crate) fn skip_indexed(&mut self) {
+        let n = self.index.len();
+        if n > 0 {
+            if let Some((_, end)) = self.index.pair(n - 1) {
+                self.next = n;
+                self.pos = end;
+            }
+        }
+    }
+
+    /// The key at `start`: its string bytes, and where the value starts.
+    #[inline]
+    fn key(&self, start: usize) -> Option<(Option<&'a [u8]>, usize)> {
+        let raw = self.raw;
+        match raw.get(start) {
+            // A short string, the usual key, read inline.
+            Some(&m @ 0xa0..=0xbf) => {
+                let end = start + 1 + usize::from(m & 0x1f);
+                Some((Some(raw.get(start + 1..end)?), end))
+            }
+            _ => match msgpack::head(raw, start).ok()? {
+                Head::Str { start: s, len } => Some((Some(&raw[s..s + len]), s + len)),
+                _ => Some((None, msgpack::skip(raw, start).ok()?)),
+            },
+        }
+    }
+}
+
+impl<'a> Iterator for RawPairs<'a, '_> {
+    type Item = RawPair<'a>;
+
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
+        if self.next >= self.len {
             return None;
         }
-        self.left -= 1;
-        let start = self.pos;
-        // A string key's end comes from its header; other keys are skipped.
-        let (key, vpos) = match msgpack::head(self.raw, start).ok()? {
-            Head::Str { start: s, len } => (Some(&self.raw[s..s + len]), s + len),
-            _ => (None, msgpack::skip(self.raw, start).ok()?),
+        let i = self.next;
+        self.next += 1;
+        // The map was checked when it was read, so nothing here fails; if it did, the
+        // iteration would just end.
+        let (start, known_end) = match self.index.pair(i) {
+            Some((s, e)) => (s, Some(e)),
+            // Past the index: the previous pair's end.
+            None => (self.pos, None),
         };
-        self.pos = msgpack::skip(self.raw, vpos).ok()?;
-        Some((&self.raw[start..self.pos], key))
+        let (key, value) = self.key(start)?;
+        let end = match known_end {
+            Some(e) => e,
+            None => msgpack::skip(self.raw, value).ok()?,
+        };
+        self.pos = end;
+        Some(RawPair {
+            start,
+            value,
+            end,
+            key,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 //! new ones ([`EventWriter::event`]). [`Batches`] groups writers by tag for a plugin's answer.
 
 use crate::event::{Event, EventTime};
+use crate::index::PairIndex;
 use crate::msgpack;
 use crate::value::{Encode, Map, Value};
 use crate::Error;
@@ -75,6 +76,9 @@ impl EventWriter {
             time: event.time(),
             metadata: event.metadata(),
             body: event.body(),
+            index: *event.index(),
+            original_time: event.time(),
+            head: event.head(),
         }
     }
 
@@ -157,15 +161,26 @@ struct Edits {
     ops: Vec<Op>,
     /// Which ops were written already (for maps with more set keys than a bitmask holds).
     written: Vec<bool>,
+    /// Per part, a bit for each length under 32 of a changed key: a pair whose key is a short
+    /// string of another length cannot be changed, which one byte tells (see `apply`).
+    short_keys: [u32; 2],
 }
 
 impl Edits {
     fn clear(&mut self) {
         self.bytes.clear();
         self.ops.clear();
+        self.short_keys = [0; 2];
+    }
+
+    fn note_key(&mut self, part: Part, key: &str) {
+        if key.len() < 32 {
+            self.short_keys[part as usize] |= 1 << key.len();
+        }
     }
 
     fn set(&mut self, part: Part, key: &str, value: impl Encode) {
+        self.note_key(part, key);
         let start = self.bytes.len();
         self.bytes.extend_from_slice(key.as_bytes());
         let key_range = start..self.bytes.len();
@@ -180,6 +195,7 @@ impl Edits {
     }
 
     fn remove(&mut self, part: Part, key: &str) {
+        self.note_key(part, key);
         let start = self.bytes.len();
         self.bytes.extend_from_slice(key.as_bytes());
         self.ops.push(Op {
@@ -197,30 +213,55 @@ impl Edits {
     fn last_for(&self, part: Part, key: &[u8]) -> Option<usize> {
         self.ops
             .iter()
-            .rposition(|o| o.part == part && &self.bytes[o.key.clone()] == key)
+            .rposition(|o| o.part == part && msgpack::same_key(&self.bytes[o.key.clone()], key))
     }
 
     /// Writes `map` with the changes to `part` into `out`: a set key keeps its place (its first
     /// occurrence; later duplicates are dropped), new keys go at the end, removed keys
     /// disappear. Pairs are copied as bytes; nothing is allocated once the buffers are warm.
-    fn apply(&mut self, part: Part, map: Map<'_>, out: &mut Vec<u8>) {
+    fn apply(&mut self, part: Part, map: Map<'_>, index: &PairIndex, out: &mut Vec<u8>) {
         if !self.has(part) {
             out.extend_from_slice(map.raw());
             return;
         }
         self.written.clear();
         self.written.resize(self.ops.len(), false);
-        // The map header goes first but its length is known only at the end: room for the
-        // longest header is kept, and the pairs moved back over what a shorter one leaves.
+        // The map header goes first but its length is known only at the end: room is kept
+        // for the header of the most pairs there can be, and in the rare case the actual
+        // header is shorter, the pairs are moved back over the difference.
+        let most = u32::try_from(map.len().saturating_add(self.ops.len())).unwrap_or(u32::MAX);
+        let room = map_header(most).1;
         let header_at = out.len();
-        out.extend_from_slice(&[0; 5]);
+        out.extend_from_slice(&[0; 5][..room]);
         let mut n: u32 = 0;
         // Runs of pairs left as they are are copied in one go.
         let mut run: Option<(usize, usize)> = None;
         let raw = map.raw();
-        let base = raw.as_ptr() as usize;
-        for (pair, key) in map.raw_pairs() {
-            let at = pair.as_ptr() as usize - base;
+        let short_keys = self.short_keys[part as usize];
+        let mut pairs = map.raw_pairs(index);
+        let indexed = index.len();
+        for i in 0..map.len() as u32 {
+            // Indexed pairs are read from the index, the others by walking on from there.
+            let (start, end, key) = match index.pair(i) {
+                Some((s, e)) => {
+                    let key = match raw.get(s) {
+                        // A short key of a length no change has: kept, without comparing.
+                        Some(&m @ 0xa0..=0xbf) if short_keys & (1 << (m & 0x1f)) == 0 => None,
+                        Some(&m @ 0xa0..=0xbf) => raw.get(s + 1..s + 1 + usize::from(m & 0x1f)),
+                        Some(0xd9..=0xdb) => pairs.at(i).and_then(|p| p.key),
+                        _ => None,
+                    };
+                    (s, e, key)
+                }
+                None => {
+                    if i == indexed {
+                        pairs.skip_indexed();
+                    }
+                    // The map was checked when it was read: the walk cannot fail.
+                    let Some(p) = pairs.next() else { break };
+                    (p.start, p.end, p.key)
+                }
+            };
             if let Some(key) = key {
                 if let Some(i) = self.last_for(part, key) {
                     if let Some((s, e)) = run.take() {
@@ -236,8 +277,8 @@ impl Edits {
                 }
             }
             run = Some(match run {
-                Some((s, _)) => (s, at + pair.len()),
-                None => (at, at + pair.len()),
+                Some((s, _)) => (s, end),
+                None => (start, end),
             });
             n = n.saturating_add(1);
         }
@@ -259,9 +300,9 @@ impl Edits {
         }
         let (header, header_len) = map_header(n);
         out[header_at..header_at + header_len].copy_from_slice(&header[..header_len]);
-        if header_len < 5 {
-            out.copy_within(header_at + 5.., header_at + header_len);
-            out.truncate(out.len() - (5 - header_len));
+        if header_len < room {
+            out.copy_within(header_at + room.., header_at + header_len);
+            out.truncate(out.len() - (room - header_len));
         }
     }
 }
@@ -292,6 +333,11 @@ pub struct EventEdit<'w, 'e> {
     time: EventTime,
     metadata: Map<'e>,
     body: Value<'e>,
+    /// The body's index, from the event: the edit does not walk the body again.
+    index: PairIndex,
+    original_time: EventTime,
+    /// The event's bytes before the body: `[[time, metadata], `.
+    head: Option<&'e [u8]>,
 }
 
 impl<'w, 'e> EventEdit<'w, 'e> {
@@ -338,12 +384,19 @@ impl<'w, 'e> EventEdit<'w, 'e> {
                 ))
             }
         };
-        msgpack::write_array_len(&mut w.buf, 2);
-        msgpack::write_array_len(&mut w.buf, 2);
-        self.time.encode(&mut w.buf);
-        w.edits.apply(Part::Meta, self.metadata, &mut w.buf);
+        let unchanged_head = self.time == self.original_time && !w.edits.has(Part::Meta);
+        if let (true, Some(head)) = (unchanged_head, self.head) {
+            // Time and metadata as they were: the event's head is copied as it came.
+            w.buf.extend_from_slice(head);
+        } else {
+            msgpack::write_array_len(&mut w.buf, 2);
+            msgpack::write_array_len(&mut w.buf, 2);
+            self.time.encode(&mut w.buf);
+            w.edits
+                .apply(Part::Meta, self.metadata, &PairIndex::NONE, &mut w.buf);
+        }
         match body {
-            Some(m) => w.edits.apply(Part::Body, m, &mut w.buf),
+            Some(m) => w.edits.apply(Part::Body, m, &self.index, &mut w.buf),
             None => self.body.encode(&mut w.buf),
         }
         w.count = w.count.saturating_add(1);
