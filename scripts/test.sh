@@ -30,8 +30,21 @@ eval "$(scripts/wasm-toolchains.sh)"
 # The component plugins the WebAssembly host's tests load (rebuilt only when changed).
 plugins/wasm/tests/guests/build.sh >/dev/null
 
+# The Rust plugin SDK and its examples are not workspace members (plugins build them for
+# wasm32); their readers, writers and plugins also build natively, where their tests run.
+sdk_crates=(plugin-sdk/rust plugin-sdk/examples/rust-filter plugin-sdk/examples/rust-input
+    plugin-sdk/examples/rust-output)
+
 if [ -z "${WEIR_SKIP_LINT:-}" ]; then
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    for crate in "${sdk_crates[@]}"; do
+        cargo fmt --manifest-path "$crate/Cargo.toml" -- --check
+        cargo clippy --manifest-path "$crate/Cargo.toml" --target-dir target/sdk-tests \
+            --all-targets --locked -- -D warnings
+    done
 fi
 cargo test --workspace --locked
+for crate in "${sdk_crates[@]}"; do
+    cargo test --manifest-path "$crate/Cargo.toml" --target-dir target/sdk-tests --locked
+done

@@ -26,6 +26,9 @@ use wasmtime::{Config, Engine, Module, ResourceLimiter};
 /// How often the epoch advances: the granularity of time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Set (to anything but `0`) to have `perf report` name the functions of plugins.
+pub const PERF_MAP_ENV: &str = "WEIR_WASM_PERF_MAP";
+
 /// The process's engine, created on first use with its epoch thread.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -33,6 +36,11 @@ pub fn engine() -> &'static Engine {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        if std::env::var_os(PERF_MAP_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+            // Names plugin functions for `perf` (in /tmp/perf-PID.map), so a plugin's author
+            // can see where its time goes; off by default, it costs a write per function.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // The default settings are the ones every compiled artifact in the cache was made
         // with; changing one changes the compatibility hash, so old artifacts are not used.
         // The settings above are all supported by the cranelift backend this crate is built

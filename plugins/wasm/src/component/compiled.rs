@@ -71,6 +71,9 @@ pub struct Compiled {
     pub stamp: Option<Stamp>,
     pub load: LoadInfo,
     pub info: Info,
+    /// Whether the plugin imports WASI or `wasi:http`, whose host functions block on the
+    /// async runtime (see [`super::runner`]); Weir's own imports never do.
+    pub blocking_imports: bool,
     pre: Pre,
 }
 
@@ -247,6 +250,10 @@ impl Compiled {
             }
         };
         let (kind, pre) = world_of(&component).map_err(bad)?;
+        let blocking_imports = component
+            .component_type()
+            .imports(engine::engine())
+            .any(|(name, _)| !name.starts_with("weir:plugin/"));
         let mut c = Compiled {
             path: path.to_path_buf(),
             stamp,
@@ -259,6 +266,7 @@ impl Compiled {
                 format: Format::Msgpack,
                 params: Vec::new(),
             },
+            blocking_imports,
             pre,
         };
         let env = Arc::new(InstanceEnv::new(

@@ -12,6 +12,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use weir_event::event::{read_event, write_head};
 use weir_event::json::{from_json, write_json};
 use weir_event::{EventTime, EventWriter, Events};
@@ -33,14 +34,23 @@ impl Format {
 }
 
 /// Encodes Weir's events as the plugin reads them. Returns the bytes and how many events they
-/// hold. For msgpack this is a copy: the canonical ABI copies into the guest's memory anyway.
-pub fn to_guest(format: Format, data: &[u8]) -> Result<(Vec<u8>, u32), String> {
+/// hold; `records` is that number when the caller knows it (a filter's batch does), sparing
+/// a walk. For msgpack the bytes are Weir's own: a borrowed batch is copied (the canonical
+/// ABI copies into the guest's memory anyway), an owned one is moved.
+pub fn to_guest(
+    format: Format,
+    data: Cow<'_, [u8]>,
+    records: Option<usize>,
+) -> Result<(Vec<u8>, u32), String> {
     match format {
         Format::Msgpack => {
-            let n = weir_event::event::count_events(data).map_err(|e| e.to_string())?;
-            Ok((data.to_vec(), saturating_u32(n)))
+            let n = match records {
+                Some(n) => n,
+                None => weir_event::event::count_events(&data).map_err(|e| e.to_string())?,
+            };
+            Ok((data.into_owned(), saturating_u32(n)))
         }
-        Format::Json => to_json_lines(data),
+        Format::Json => to_json_lines(&data),
     }
 }
 
@@ -199,7 +209,7 @@ mod tests {
             (1, "{}", r#"{"a":1}"#),
             (2, r#"{"m":"x"}"#, r#"{"b":"two"}"#),
         ]);
-        let (text, n) = to_guest(Format::Json, &data).unwrap();
+        let (text, n) = to_guest(Format::Json, Cow::Borrowed(&data), None).unwrap();
         assert_eq!(n, 2);
         assert_eq!(
             std::str::from_utf8(&text).unwrap(),
@@ -244,8 +254,10 @@ mod tests {
     #[test]
     fn msgpack_passes_as_is_and_is_checked() {
         let data = events(&[(1, "{}", r#"{"a":1}"#), (2, "{}", r#"{"b":2}"#)]);
-        let (copy, n) = to_guest(Format::Msgpack, &data).unwrap();
+        let (copy, n) = to_guest(Format::Msgpack, Cow::Borrowed(&data), None).unwrap();
         assert_eq!((copy.as_slice(), n), (data.as_slice(), 2));
+        let (moved, n) = to_guest(Format::Msgpack, Cow::Owned(data.clone()), Some(2)).unwrap();
+        assert_eq!((moved.as_slice(), n), (data.as_slice(), 2));
         let mut out = EventWriter::new();
         from_guest(Format::Msgpack, &data, &mut out).unwrap();
         assert_eq!((out.buf.as_slice(), out.count), (data.as_slice(), 2));

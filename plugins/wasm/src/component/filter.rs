@@ -1,10 +1,11 @@
 //! A component filter: one call per batch, on the ingest path.
 //!
 //! Like every filter, it runs synchronously on the task of the input whose batch it is, so a
-//! call holds that input (and only it) for at most the instance's `wasm.time_limit`; on a
-//! multi-threaded runtime the call goes through `block_in_place`, so the other tasks of the
-//! worker thread move elsewhere meanwhile. Inputs that share the filter take turns: one
-//! instance serves one call at a time.
+//! call holds that input (and only it) for at most the instance's `wasm.time_limit`. Fast
+//! calls run on the worker thread as a native filter's do; slow ones, and those of plugins
+//! that import WASI, first hand the worker's other tasks to another thread (see
+//! [`super::runner::paced`]). Inputs that share the filter take turns: one instance serves
+//! one call at a time.
 //!
 //! The plugin returns a batch per tag. Batches of the input's tag (or with an empty tag)
 //! replace the batch; batches of another tag go back into the pipeline through the filter's
@@ -18,7 +19,7 @@
 use super::bindings::types;
 use super::events::{self, Format};
 use super::params::OnError;
-use super::runner::{run_blocking, Runner};
+use super::runner::{paced, Runner};
 use super::source::PluginSource;
 use std::sync::{Arc, Mutex};
 use weir_config::{ConfigError, Params};
@@ -53,7 +54,8 @@ impl WasmFilter {
     fn run(&self, r: &mut Runner, batch: Batch<'_>, out: &mut EventWriter) -> FilterOutcome {
         r.begin();
         let format = r.format();
-        let (events, count) = match events::to_guest(format, batch.data) {
+        let (events, count) = match events::to_guest(format, batch.data.into(), Some(batch.records))
+        {
             Ok(x) => x,
             Err(e) => {
                 // Weir's own events: this does not happen, and the plugin is not to blame.
@@ -114,11 +116,13 @@ impl WasmFilter {
         {
             return Ok(FilterOutcome::Unchanged);
         }
-        let mut kept = EventWriter::new();
+        // Events of the batch's tag go straight into `out`, which is rolled back if any
+        // batch fails to decode: nothing of a failed call goes further.
+        let mark = (out.buf.len(), out.count);
         let mut others: Vec<(String, EventWriter)> = Vec::new();
         for b in &batches {
-            if same_tag(&b.tag) {
-                events::from_guest(format, &b.events, &mut kept)?;
+            let res = if same_tag(&b.tag) {
+                events::from_guest(format, &b.events, out)
             } else {
                 let i = match others.iter().position(|(t, _)| *t == b.tag) {
                     Some(i) => i,
@@ -127,11 +131,14 @@ impl WasmFilter {
                         others.len() - 1
                     }
                 };
-                events::from_guest(format, &b.events, &mut others[i].1)?;
+                events::from_guest(format, &b.events, &mut others[i].1)
+            };
+            if let Err(e) = res {
+                out.buf.truncate(mark.0);
+                out.count = mark.1;
+                return Err(e);
             }
         }
-        out.buf.extend_from_slice(&kept.buf);
-        out.count += kept.count;
         for (tag, w) in others {
             if w.count > 0 {
                 self.emitter.emit(&tag, w.buf, w.count);
@@ -148,9 +155,6 @@ impl Filter for WasmFilter {
         out: &mut EventWriter,
         _: &FilterContext<'_>,
     ) -> FilterOutcome {
-        run_blocking(|| {
-            let mut r = self.runner.lock().unwrap_or_else(|e| e.into_inner());
-            self.run(&mut r, batch, out)
-        })
+        paced(&self.runner, |r| self.run(r, batch, out))
     }
 }

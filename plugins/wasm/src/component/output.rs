@@ -33,10 +33,10 @@ impl WasmOutput {
     }
 }
 
-fn flush(runner: &Mutex<Runner>, tag: String, data: Vec<u8>) -> FlushResult {
+fn flush(runner: &Mutex<Runner>, tag: String, data: Vec<u8>, records: usize) -> FlushResult {
     let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
     r.begin();
-    let (events, count) = match events::to_guest(r.format(), &data) {
+    let (events, count) = match events::to_guest(r.format(), data.into(), Some(records)) {
         Ok(x) => x,
         Err(e) => {
             r.log_failure(format_args!("cannot encode a chunk of {tag}: {e}"));
@@ -70,9 +70,9 @@ impl Output for WasmOutput {
     fn flush<'a>(&'a self, chunk: &'a Chunk, _: &'a OutputContext) -> BoxFuture<'a, FlushResult> {
         let runner = self.runner.clone();
         let tag = chunk.tag.to_string();
-        let data = chunk.data.clone();
+        let (data, records) = (chunk.data.clone(), chunk.records);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || flush(&runner, tag, data))
+            tokio::task::spawn_blocking(move || flush(&runner, tag, data, records))
                 .await
                 .unwrap_or(FlushResult::Retry)
         })
