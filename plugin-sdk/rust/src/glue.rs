@@ -167,7 +167,9 @@ pub fn filter<P: crate::Filter>(
     batch: wit::Batch,
 ) -> Result<Vec<wit::Batch>, String> {
     let view = crate::Batch::new(&batch.tag, &batch.events, batch.count);
-    let mut out = Batches::new(&batch.tag);
+    // Room for the batch and a field more per record (the usual filter).
+    let room = batch.events.len() + 16 * batch.count as usize;
+    let mut out = Batches::with_capacity(&batch.tag, room);
     with_instance(slot, |p| p.filter(&view, &mut out))?.map_err(String::from)?;
     Ok(to_wit(out))
 }

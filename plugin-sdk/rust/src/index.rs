@@ -59,30 +59,34 @@ pub(crate) fn walk_map(
 ) -> Result<(usize, PairIndex), DecodeError> {
     let mut index = PairIndex::NONE;
     let mut pos = items;
-    let mut indexing = true;
-    for i in 0..len as usize {
-        if indexing {
-            match u16::try_from(pos - at) {
-                Ok(off) if i < INDEXED_PAIRS => index.starts[i] = off,
-                _ => indexing = false,
-            }
+    let len = len as usize;
+    // Offsets are u16: pairs are indexed while they end within 64 KiB of the map's start.
+    let limit = at.saturating_add(usize::from(u16::MAX));
+    let mut walked = 0;
+    while walked < len.min(INDEXED_PAIRS) && pos <= limit {
+        index.starts[walked] = (pos - at) as u16;
+        pos = walk_pair(buf, pos)?;
+        walked += 1;
+        if pos > limit {
+            break;
         }
-        pos = match msgpack::end_of(buf, pos).and_then(|p| msgpack::end_of(buf, p)) {
-            Some(p) => p,
-            // Malformed: the general walk says where and why.
-            None => return Err(pair_error(buf, pos)),
-        };
-        if indexing {
-            match u16::try_from(pos - at) {
-                Ok(off) => {
-                    index.starts[i + 1] = off;
-                    index.pairs = (i + 1) as u8;
-                }
-                Err(_) => indexing = false,
-            }
-        }
+        index.starts[walked] = (pos - at) as u16;
+        index.pairs = walked as u8;
+    }
+    for _ in walked..len {
+        pos = walk_pair(buf, pos)?;
     }
     Ok((pos, index))
+}
+
+/// The end of the pair at `at`.
+#[inline(always)]
+fn walk_pair(buf: &[u8], at: usize) -> Result<usize, DecodeError> {
+    match msgpack::end_of(buf, at).and_then(|p| msgpack::end_of(buf, p)) {
+        Some(p) => Ok(p),
+        // Malformed: the general walk says where and why.
+        None => Err(pair_error(buf, at)),
+    }
 }
 
 /// Why the pair at `at` does not decode.
@@ -141,6 +145,13 @@ mod tests {
         let (end, index) = walk(&b).unwrap();
         assert_eq!(end, b.len());
         assert_eq!(index.len(), 3, "pairs 0..3 end before 65,536 bytes");
+        // A small map in a large buffer is indexed in full.
+        let mut b = map(3, "v");
+        let len = b.len();
+        b.extend(vec![0xc0; 70_000]);
+        let (end, index) = walk(&b).unwrap();
+        assert_eq!((end, index.len()), (len, 3));
+        assert_eq!(index, walk(&b[..len]).unwrap().1);
     }
 
     #[test]

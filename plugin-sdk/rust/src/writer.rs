@@ -210,6 +210,7 @@ impl Edits {
     }
 
     /// The last change made to `key` of `part`, by index.
+    #[inline]
     fn last_for(&self, part: Part, key: &[u8]) -> Option<usize> {
         self.ops
             .iter()
@@ -460,8 +461,14 @@ pub struct Batches {
 impl Batches {
     /// Answers whose default tag is `tag`.
     pub fn new(tag: &str) -> Self {
+        Self::with_capacity(tag, 0)
+    }
+
+    /// Answers whose default tag's writer has room for `bytes` bytes: a filter's answer is
+    /// about its batch's size, and growing to it by doubling would copy it about twice.
+    pub fn with_capacity(tag: &str, bytes: usize) -> Self {
         Self {
-            batches: vec![(tag.to_owned(), EventWriter::new())],
+            batches: vec![(tag.to_owned(), EventWriter::with_capacity(bytes))],
         }
     }
 

@@ -54,24 +54,27 @@ impl WasmFilter {
     fn run(&self, r: &mut Runner, batch: Batch<'_>, out: &mut EventWriter) -> FilterOutcome {
         r.begin();
         let format = r.format();
-        let (events, count) = match events::to_guest(format, batch.data.into(), Some(batch.records))
-        {
-            Ok(x) => x,
-            Err(e) => {
-                // Weir's own events: this does not happen, and the plugin is not to blame.
-                r.log_failure(format_args!("cannot encode a batch of {}: {e}", batch.tag));
-                return FilterOutcome::Unchanged;
-            }
+        // Msgpack plugins read the pipeline's bytes as they are; JSON ones a rendering.
+        let rendered;
+        let (events, count) = match format {
+            Format::Msgpack => (batch.data, batch.records),
+            Format::Json => match events::to_guest(format, batch.data.into(), None) {
+                Ok((text, n)) => {
+                    rendered = text;
+                    (&rendered[..], n as usize)
+                }
+                Err(e) => {
+                    // Weir's own events: this does not happen, and the plugin is not to blame.
+                    r.log_failure(format_args!("cannot encode a batch of {}: {e}", batch.tag));
+                    return FilterOutcome::Unchanged;
+                }
+            },
         };
-        let input = types::Batch {
-            tag: batch.tag.to_string(),
-            events,
-            count,
-        };
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let why = match r.call(|live| live.filter(&input)) {
+            let why = match r.call(|live| live.filter(batch.tag, events, count)) {
                 Ok(Ok(batches)) => match self.take(format, batches, &batch, out) {
                     Ok(outcome) => return outcome,
                     Err(e) => {
