@@ -543,3 +543,135 @@ fn a_reload_brings_a_new_plugin_version_and_refuses_a_broken_one() {
         "one instance, its state kept"
     );
 }
+
+/// A one-thread HTTP server on a loopback port: answers every request 200 (or, when `mute`,
+/// accepts connections and never answers) and keeps the request bodies.
+struct HttpSink {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpSink {
+    fn start(mute: bool) -> HttpSink {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                if mute {
+                    held.push(conn);
+                    continue;
+                }
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_ok() {
+                    kept.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        HttpSink { port, bodies }
+    }
+
+    /// The records received, from the JSON lines of every body.
+    fn records(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+            .map(|v| v["record"].clone())
+            .collect()
+    }
+}
+
+/// An output that POSTs with `wasi:http`: granted the network, its records reach a real HTTP
+/// server; not granted, every request is refused in the host and nothing arrives; granted but
+/// facing a server that never answers, each call ends at the plugin's time limit instead of the
+/// HTTP client's ten minutes, and the batch is retried.
+#[test]
+fn outgoing_http_needs_the_network_grant_and_waits_no_longer_than_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let open = HttpSink::start(false);
+    let closed = HttpSink::start(false);
+    let mute = HttpSink::start(true);
+    let port = free_port();
+    let config = d.join("weir.yaml");
+    write(
+        &config,
+        &format!(
+            "service:\n  flush: 0.2\n  http_server: on\n  http_port: {port}\n  plugins.state_path: {state}\n\
+             pipeline:\n  inputs:\n\
+             \x20   - name: dummy\n      tag: granted\n      rate: 20\n      dummy: '{{\"n\":1}}'\n\
+             \x20   - name: dummy\n      tag: refused\n      rate: 20\n      dummy: '{{\"n\":2}}'\n\
+             \x20   - name: dummy\n      tag: stalled\n      rate: 20\n      dummy: '{{\"n\":3}}'\n\
+             \x20 outputs:\n\
+             \x20   - name: test_http_output\n      alias: granted\n      match: granted\n      url: http://127.0.0.1:{open}/in\n      wasm.allow_network: on\n\
+             \x20   - name: test_http_output\n      alias: refused\n      match: refused\n      url: http://127.0.0.1:{closed}/in\n\
+             \x20   - name: test_http_output\n      alias: stalled\n      match: stalled\n      url: http://127.0.0.1:{mute}/in\n      wasm.allow_network: on\n      wasm.time_limit: 300ms\n      retry_limit: no_limits\n",
+            state = d.join("state").display(),
+            open = open.port,
+            closed = closed.port,
+            mute = mute.port,
+        ),
+    );
+    let mut c = cmd();
+    c.arg("-c")
+        .arg(&config)
+        .arg("-e")
+        .arg(guest("http-output"))
+        .env("XDG_STATE_HOME", d.join("xdg-state"))
+        .env("XDG_CACHE_HOME", d.join("xdg-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let child = c.spawn().expect("weir starts");
+    let metrics = wait_for(Duration::from_secs(60), || {
+        let (_, body) = http_get(port, "/api/v1/metrics")?;
+        let m: Value = serde_json::from_str(&body).ok()?;
+        let refused = m["output"]["refused"]["retries"].as_u64()?;
+        let stalled = m["output"]["stalled"]["retries"].as_u64()?;
+        (open.records().len() >= 20 && refused >= 2 && stalled >= 2).then_some(m)
+    });
+    let log = stop(child);
+    let m = metrics.unwrap_or_else(|| panic!("granted records arrived, others retried: {log}"));
+    assert!(
+        open.records().iter().all(|r| r["n"] == 1),
+        "only the granted output's"
+    );
+    assert!(
+        closed.records().is_empty(),
+        "nothing went out without the grant"
+    );
+    assert!(
+        log.contains("HttpRequestDenied"),
+        "the refusal is in the log: {log}"
+    );
+    assert!(
+        log.contains("Timeout") || log.contains("stopped at its time limit"),
+        "the stalled request ended at the time limit: {log}"
+    );
+    assert_eq!(m["output"]["granted"]["errors"], 0, "{m}");
+}

@@ -287,6 +287,7 @@ impl Compiled {
         let state = HostState::new(
             wasmtime_wasi::WasiCtx::builder().build(),
             false,
+            PROBE_TIME_LIMIT,
             PROBE_MEMORY_LIMIT,
             env,
             Arc::default(),

@@ -9,7 +9,7 @@ use super::state::State;
 use crate::engine::StoreLimits;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -136,9 +136,12 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// `time_limit` also bounds each wait of a granted outgoing HTTP request (see
+    /// [`HttpHooks`]).
     pub fn new(
         wasi: WasiCtx,
         network: bool,
+        time_limit: Duration,
         memory_limit: usize,
         env: Arc<InstanceEnv>,
         config: Arc<HashMap<String, String>>,
@@ -146,7 +149,10 @@ impl HostState {
         Self {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: HttpHooks { network },
+            hooks: HttpHooks {
+                network,
+                time_limit,
+            },
             table: ResourceTable::new(),
             limits: StoreLimits::new(memory_limit),
             env,
@@ -185,8 +191,32 @@ impl WasiHttpView for HostState {
 
 /// Outgoing `wasi:http` requests: refused unless the plugin is granted the network (and
 /// this build of Weir has the HTTP client).
+///
+/// A plugin waiting on a request waits in the host, where the epoch deadline that stops its
+/// own code cannot reach. So each wait of a request (connecting, the response's first byte,
+/// each pause in its body) is bounded by the plugin's time limit, shorter than the client's
+/// own defaults of ten minutes: the call fails with a timeout, and the deadline, past by then,
+/// stops the plugin as soon as it runs again.
 struct HttpHooks {
     network: bool,
+    time_limit: Duration,
+}
+
+impl HttpHooks {
+    /// The plugin's options, each wait at most the time limit.
+    #[cfg_attr(not(feature = "http-client"), allow(dead_code))]
+    fn bounded(
+        &self,
+        o: Option<wasmtime_wasi_http::RequestOptions>,
+    ) -> wasmtime_wasi_http::RequestOptions {
+        let o = o.unwrap_or_default();
+        let cap = |t: Option<Duration>| Some(t.map_or(self.time_limit, |t| t.min(self.time_limit)));
+        wasmtime_wasi_http::RequestOptions {
+            connect_timeout: cap(o.connect_timeout),
+            first_byte_timeout: cap(o.first_byte_timeout),
+            between_bytes_timeout: cap(o.between_bytes_timeout),
+        }
+    }
 }
 
 type ResponseFuture = Box<
@@ -208,9 +238,11 @@ impl wasmtime_wasi_http::WasiHttpHooks for HttpHooks {
         #[cfg(feature = "http-client")]
         if self.network {
             _ = fut;
+            let options = self.bounded(options);
             return Box::new(async move {
                 use http_body_util::BodyExt;
-                let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                let (res, io) =
+                    wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
                 Ok((
                     res.map(BodyExt::boxed_unsync),
                     Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
@@ -347,6 +379,26 @@ mod tests {
     }
 
     #[test]
+    fn granted_requests_wait_no_longer_than_the_time_limit() {
+        use wasmtime_wasi_http::RequestOptions;
+        let hooks = HttpHooks {
+            network: true,
+            time_limit: Duration::from_secs(2),
+        };
+        let o = hooks.bounded(None);
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(o.first_byte_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(o.between_bytes_timeout, Some(Duration::from_secs(2)));
+        let o = hooks.bounded(Some(RequestOptions {
+            connect_timeout: Some(Duration::from_millis(300)),
+            first_byte_timeout: Some(Duration::from_secs(60)),
+            between_bytes_timeout: None,
+        }));
+        assert_eq!(o.connect_timeout, Some(Duration::from_millis(300)));
+        assert_eq!(o.first_byte_timeout, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
     fn outgoing_http_is_refused_without_the_network() {
         use http_body_util::BodyExt;
         use wasmtime_wasi_http::WasiHttpHooks;
@@ -357,7 +409,10 @@ mod tests {
             .uri("http://127.0.0.1:9/")
             .body(body)
             .unwrap();
-        let mut hooks = HttpHooks { network: false };
+        let mut hooks = HttpHooks {
+            network: false,
+            time_limit: Duration::from_secs(1),
+        };
         let fut = hooks.send_request(req, None, Box::new(async { Ok(()) }));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

@@ -194,6 +194,7 @@ impl Runner {
         let state = HostState::new(
             wasi,
             self.host.grants.network,
+            self.host.time_limit,
             self.host.memory_limit,
             self.env.clone(),
             config,
