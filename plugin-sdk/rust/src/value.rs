@@ -2,7 +2,9 @@
 //! [`Encode`] trait to write them.
 //!
 //! Reading decodes nothing up front: a [`Map`] is the encoded bytes of a map, already checked,
-//! and [`Map::get`] walks them. Copying a value into a new event copies its bytes.
+//! and [`Map::get`] walks them (an event's body is walked once, when the event is read, and
+//! its lookups use the offsets noted then: see `index`). Copying a value into a new event
+//! copies its bytes.
 
 use crate::index::PairIndex;
 use crate::msgpack::{self, DecodeError, Head};
