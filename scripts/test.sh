@@ -34,17 +34,18 @@ plugins/wasm/tests/guests/build.sh >/dev/null
 # wasm32); their readers, writers and plugins also build natively, where their tests run.
 sdk_crates=(plugin-sdk/rust plugin-sdk/examples/rust-filter plugin-sdk/examples/rust-input
     plugin-sdk/examples/rust-output)
+sdk_target=${CARGO_TARGET_DIR:-target}/sdk-tests
 
 if [ -z "${WEIR_SKIP_LINT:-}" ]; then
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     for crate in "${sdk_crates[@]}"; do
         cargo fmt --manifest-path "$crate/Cargo.toml" -- --check
-        cargo clippy --manifest-path "$crate/Cargo.toml" --target-dir target/sdk-tests \
+        cargo clippy --manifest-path "$crate/Cargo.toml" --target-dir "$sdk_target" \
             --all-targets --locked -- -D warnings
     done
 fi
 cargo test --workspace --locked
 for crate in "${sdk_crates[@]}"; do
-    cargo test --manifest-path "$crate/Cargo.toml" --target-dir target/sdk-tests --locked
+    cargo test --manifest-path "$crate/Cargo.toml" --target-dir "$sdk_target" --locked
 done
