@@ -292,6 +292,7 @@ impl Compiled {
             env,
             Arc::default(),
         );
+        let _ticking = engine::ticking();
         let mut live = c
             .instantiate(state, PROBE_TIME_LIMIT)
             .map_err(|f| bad(format!("cannot start it: {f}")))?;

@@ -199,6 +199,7 @@ impl Runner {
             self.env.clone(),
             config,
         );
+        let _ticking = engine::ticking();
         let mut live = compiled.instantiate(state, self.host.time_limit)?;
         live.store
             .set_epoch_deadline(engine::deadline_ticks(self.host.time_limit));
@@ -341,7 +342,10 @@ impl Runner {
             d.limits.hit = false;
             d.emit_overflow = false;
         }
-        let res = f(live);
+        let res = {
+            let _ticking = engine::ticking();
+            f(live)
+        };
         let failure = match res {
             Ok(r) if !live.store.data().emit_overflow => return Ok(r),
             Ok(_) => Failure::Memory,

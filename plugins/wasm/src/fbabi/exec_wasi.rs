@@ -202,6 +202,7 @@ impl Runner {
                 };
             }
         }
+        let _ticking = crate::engine::ticking();
         let error = match self.prepared.instantiate(b.build_p1()) {
             Err(e) => Some(e),
             Ok((mut store, instance)) => {

@@ -414,6 +414,8 @@ impl Shared {
         out: &mut EventWriter,
         guest: &mut Option<Guest>,
     ) -> bool {
+        // Every call of the batch (and any new instance) runs under the time limit.
+        let _ticking = crate::engine::ticking();
         let mut scratch = Scratch::default();
         // After a timeout, or when no instance can be made, the rest of the batch follows
         // wasm.on_error without a call.

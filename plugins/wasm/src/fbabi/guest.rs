@@ -149,6 +149,7 @@ impl Prepared {
         );
         store.limiter(|h| &mut h.limits);
         store.set_epoch_deadline(deadline_ticks(self.time_limit));
+        let _ticking = crate::engine::ticking();
         let instance = self
             .pre
             .instantiate(&mut store)
