@@ -98,7 +98,11 @@ fn write_value(
             let bytes = buf
                 .get(at + head..at + head + len)
                 .ok_or(DecodeError::Truncated(at))?;
-            write_json_str(&String::from_utf8_lossy(bytes), out);
+            // Checked as UTF-8 on the fast path; invalid bytes become U+FFFD.
+            match std::str::from_utf8(bytes) {
+                Ok(text) => write_json_str(text, out),
+                Err(_) => write_json_str(&String::from_utf8_lossy(bytes), out),
+            }
             Ok(at + head + len)
         }
         0x90..=0x9f | 0xdc | 0xdd => {
@@ -173,29 +177,68 @@ pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut last = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            0x00..=0x1f | 0x7f => None,
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => {
-                let _ = write!(out, "\\u{:04x}", b);
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time past stretches with nothing to escape: most of a record's
+        // text. `first_chunk` gives the next eight bytes when there are that many.
+        if let Some(word) = bytes[i..].first_chunk::<8>() {
+            if !may_need_escape(u64::from_le_bytes(*word)) {
+                i += 8;
+                continue;
             }
         }
-        last = i + 1;
+        let b = bytes[i];
+        if let Some(esc) = escape(b) {
+            out.push_str(&s[last..i]);
+            match esc {
+                Escape::Short(e) => out.push_str(e),
+                Escape::Unicode => {
+                    let _ = write!(out, "\\u{:04x}", b);
+                }
+            }
+            last = i + 1;
+        }
+        i += 1;
     }
     out.push_str(&s[last..]);
     out.push('"');
+}
+
+enum Escape {
+    Short(&'static str),
+    Unicode,
+}
+
+/// How a byte is written inside a JSON string, when not as itself.
+#[inline]
+fn escape(b: u8) -> Option<Escape> {
+    Some(match b {
+        b'"' => Escape::Short("\\\""),
+        b'\\' => Escape::Short("\\\\"),
+        b'\n' => Escape::Short("\\n"),
+        b'\r' => Escape::Short("\\r"),
+        b'\t' => Escape::Short("\\t"),
+        0x08 => Escape::Short("\\b"),
+        0x0c => Escape::Short("\\f"),
+        0x00..=0x1f | 0x7f => Escape::Unicode,
+        _ => return None,
+    })
+}
+
+/// Whether any of the eight bytes of `w` may need escaping: a control character, `"`, `\`
+/// or DEL. Never false when one does (it may be true when none does; the bytes are then
+/// looked at one by one). Bytes of multi-byte UTF-8 characters (0x80 and above) never do.
+#[inline]
+fn may_need_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte below n (n <= 128) leaves its high bit set in (w - n) & !w.
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = zero_in(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero_in(w ^ (ONES * u64::from(b'\\')));
+    let del = zero_in(w ^ (ONES * 0x7f));
+    below_space | quote | backslash | del != 0
 }
 
 /// Why JSON text could not be encoded.
@@ -328,6 +371,58 @@ mod tests {
         assert!(from_json("{\"a\":", &mut out).is_err());
         assert!(from_json("{} trailing", &mut out).is_err());
         assert_eq!(out, vec![1, 2, 3]);
+    }
+
+    /// The byte-at-a-time writer the word-at-a-time one must agree with.
+    fn reference(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\u{0}'..='\u{1f}' | '\u{7f}' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_agrees_with_the_reference(s in "(?s).{0,64}", ascii in "[\\x00-\\x7f]{0,64}") {
+            for text in [s.as_str(), ascii.as_str()] {
+                let mut out = String::new();
+                write_json_str(text, &mut out);
+                proptest::prop_assert_eq!(&out, &reference(text));
+                let back: String = serde_json::from_str(&out).unwrap();
+                proptest::prop_assert_eq!(back, text);
+            }
+        }
+    }
+
+    #[test]
+    fn words_with_a_byte_to_escape_are_never_skipped() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut w = [b'a'; 8];
+                w[at] = b;
+                if escape(b).is_some() {
+                    assert!(may_need_escape(u64::from_le_bytes(w)), "{b:#x} at {at}");
+                }
+            }
+        }
+        assert!(!may_need_escape(u64::from_le_bytes(*b"plain ok")));
+        assert!(!may_need_escape(u64::from_le_bytes(
+            *"héllo!!".as_bytes().first_chunk().unwrap()
+        )));
     }
 
     #[test]
