@@ -158,6 +158,42 @@ pub use glue as __glue;
 #[cfg(target_arch = "wasm32")]
 pub use glue::bindings as __bindings;
 
+/// What the export macros share: the instance's slot, and the `plugin` interface
+/// (`describe`, `init`) of a plugin of kind `$kind`, on a type `__WeirExport` that the world's
+/// own export is then implemented on.
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+#[macro_export]
+macro_rules! __weir_plugin {
+    ($plugin:ty, $kind:ident) => {
+        ::std::thread_local! {
+            static __WEIR_INSTANCE: $crate::__glue::Slot<$plugin> = const { $crate::__glue::Slot::new() };
+        }
+        struct __WeirExport;
+        impl $crate::__bindings::exports::weir::plugin::plugin::Guest for __WeirExport {
+            fn describe() -> $crate::__bindings::weir::plugin::types::PluginInfo {
+                $crate::__glue::describe::<$plugin>($crate::__glue::Kind::$kind)
+            }
+            fn init() -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__glue::init(&__WEIR_INSTANCE)
+            }
+        }
+    };
+}
+
+/// In native builds the export macros only check that the type implements the kind's trait.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __weir_check {
+    ($plugin:ty, $kind:ident) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || {
+            fn is_plugin_of_kind<T: $crate::$kind>() {}
+            is_plugin_of_kind::<$plugin>();
+        };
+    };
+}
+
 /// Exports a [`Filter`] as the component's `filter` world: `weir_plugin_sdk::filter!(MyFilter);`
 ///
 /// Needs the SDK's `filter` feature in WebAssembly builds. In native builds it only checks
@@ -168,18 +204,7 @@ macro_rules! filter {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            ::std::thread_local! {
-                static __WEIR_INSTANCE: $crate::__glue::Slot<$plugin> = const { $crate::__glue::Slot::new() };
-            }
-            struct __WeirExport;
-            impl $crate::__bindings::exports::weir::plugin::plugin::Guest for __WeirExport {
-                fn describe() -> $crate::__bindings::weir::plugin::types::PluginInfo {
-                    $crate::__glue::describe::<$plugin>($crate::__glue::Kind::Filter)
-                }
-                fn init() -> ::core::result::Result<(), ::std::string::String> {
-                    $crate::__glue::init(&__WEIR_INSTANCE)
-                }
-            }
+            $crate::__weir_plugin!($plugin, Filter);
             impl $crate::__bindings::Guest for __WeirExport {
                 fn filter(
                     events: $crate::__bindings::weir::plugin::types::Batch,
@@ -190,13 +215,9 @@ macro_rules! filter {
                     $crate::__glue::filter(&__WEIR_INSTANCE, events)
                 }
             }
-            $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
+    $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
         };
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() = || {
-            fn is_filter<T: $crate::Filter>() {}
-            is_filter::<$plugin>();
-        };
+        $crate::__weir_check!($plugin, Filter);
     };
 }
 
@@ -220,18 +241,7 @@ macro_rules! input {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            ::std::thread_local! {
-                static __WEIR_INSTANCE: $crate::__glue::Slot<$plugin> = const { $crate::__glue::Slot::new() };
-            }
-            struct __WeirExport;
-            impl $crate::__bindings::exports::weir::plugin::plugin::Guest for __WeirExport {
-                fn describe() -> $crate::__bindings::weir::plugin::types::PluginInfo {
-                    $crate::__glue::describe::<$plugin>($crate::__glue::Kind::Input)
-                }
-                fn init() -> ::core::result::Result<(), ::std::string::String> {
-                    $crate::__glue::init(&__WEIR_INSTANCE)
-                }
-            }
+            $crate::__weir_plugin!($plugin, Input);
             impl $crate::__bindings::Guest for __WeirExport {
                 fn collect() -> ::core::result::Result<
                     ::std::vec::Vec<$crate::__bindings::weir::plugin::types::Batch>,
@@ -240,13 +250,9 @@ macro_rules! input {
                     $crate::__glue::collect(&__WEIR_INSTANCE)
                 }
             }
-            $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
+    $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
         };
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() = || {
-            fn is_input<T: $crate::Input>() {}
-            is_input::<$plugin>();
-        };
+        $crate::__weir_check!($plugin, Input);
     };
 }
 
@@ -270,18 +276,7 @@ macro_rules! output {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            ::std::thread_local! {
-                static __WEIR_INSTANCE: $crate::__glue::Slot<$plugin> = const { $crate::__glue::Slot::new() };
-            }
-            struct __WeirExport;
-            impl $crate::__bindings::exports::weir::plugin::plugin::Guest for __WeirExport {
-                fn describe() -> $crate::__bindings::weir::plugin::types::PluginInfo {
-                    $crate::__glue::describe::<$plugin>($crate::__glue::Kind::Output)
-                }
-                fn init() -> ::core::result::Result<(), ::std::string::String> {
-                    $crate::__glue::init(&__WEIR_INSTANCE)
-                }
-            }
+            $crate::__weir_plugin!($plugin, Output);
             impl $crate::__bindings::Guest for __WeirExport {
                 fn flush(
                     events: $crate::__bindings::weir::plugin::types::Batch,
@@ -289,13 +284,9 @@ macro_rules! output {
                     $crate::__glue::flush(&__WEIR_INSTANCE, events)
                 }
             }
-            $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
+    $crate::__bindings::__weir_export_world!(__WeirExport with_types_in $crate::__bindings);
         };
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() = || {
-            fn is_output<T: $crate::Output>() {}
-            is_output::<$plugin>();
-        };
+        $crate::__weir_check!($plugin, Output);
     };
 }
 

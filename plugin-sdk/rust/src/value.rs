@@ -258,7 +258,9 @@ impl<'a> Map<'a> {
         let key = key.as_bytes();
         let mut pairs = self.raw_pairs(index);
         if let Some(header) = short_str_header(key.len()) {
-            // The indexed pairs: a key's first byte tells most mismatches apart.
+            // The indexed pairs: a key's first byte tells most mismatches apart. Read here
+            // rather than through `RawPairs::next`, whose items go through memory in
+            // WebAssembly: iterating it cost the example filter about 25% more.
             for i in 0..index.len() {
                 let (start, end) = index.pair(i)?;
                 match self.raw.get(start) {
