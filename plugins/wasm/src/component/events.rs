@@ -12,7 +12,6 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use weir_event::event::{read_event, write_head};
 use weir_event::json::{from_json, write_json};
 use weir_event::{EventTime, EventWriter, Events};
@@ -33,23 +32,12 @@ impl Format {
     }
 }
 
-/// Encodes Weir's events as the plugin reads them. Returns the bytes and how many events they
-/// hold; `records` is that number when the caller knows it (a filter's batch does), sparing
-/// a walk. For msgpack the bytes are Weir's own: a borrowed batch is copied (the canonical
-/// ABI copies into the guest's memory anyway), an owned one is moved.
-pub fn to_guest(
-    format: Format,
-    data: Cow<'_, [u8]>,
-    records: Option<usize>,
-) -> Result<(Vec<u8>, u32), String> {
+/// Encodes a chunk's events (`records` of them) as the plugin reads them: msgpack plugins get
+/// Weir's own bytes, moved; JSON ones a rendering. Returns the bytes and how many events
+/// they hold.
+pub fn to_guest(format: Format, data: Vec<u8>, records: usize) -> Result<(Vec<u8>, u32), String> {
     match format {
-        Format::Msgpack => {
-            let n = match records {
-                Some(n) => n,
-                None => weir_event::event::count_events(&data).map_err(|e| e.to_string())?,
-            };
-            Ok((data.into_owned(), saturating_u32(n)))
-        }
+        Format::Msgpack => Ok((data, saturating_u32(records))),
         Format::Json => to_json_lines(&data),
     }
 }
@@ -105,7 +93,8 @@ fn append_msgpack(data: &[u8], out: &mut EventWriter) -> Result<(), String> {
     Ok(())
 }
 
-fn to_json_lines(data: &[u8]) -> Result<(Vec<u8>, u32), String> {
+/// Renders events as JSON lines; returns the text and how many events it holds.
+pub fn to_json_lines(data: &[u8]) -> Result<(Vec<u8>, u32), String> {
     let mut s = String::with_capacity(data.len() * 2);
     let mut n = 0usize;
     for ev in Events::new(data) {
@@ -209,7 +198,7 @@ mod tests {
             (1, "{}", r#"{"a":1}"#),
             (2, r#"{"m":"x"}"#, r#"{"b":"two"}"#),
         ]);
-        let (text, n) = to_guest(Format::Json, Cow::Borrowed(&data), None).unwrap();
+        let (text, n) = to_json_lines(&data).unwrap();
         assert_eq!(n, 2);
         assert_eq!(
             std::str::from_utf8(&text).unwrap(),
@@ -254,10 +243,10 @@ mod tests {
     #[test]
     fn msgpack_passes_as_is_and_is_checked() {
         let data = events(&[(1, "{}", r#"{"a":1}"#), (2, "{}", r#"{"b":2}"#)]);
-        let (copy, n) = to_guest(Format::Msgpack, Cow::Borrowed(&data), None).unwrap();
-        assert_eq!((copy.as_slice(), n), (data.as_slice(), 2));
-        let (moved, n) = to_guest(Format::Msgpack, Cow::Owned(data.clone()), Some(2)).unwrap();
+        let (moved, n) = to_guest(Format::Msgpack, data.clone(), 2).unwrap();
         assert_eq!((moved.as_slice(), n), (data.as_slice(), 2));
+        let (text, n) = to_guest(Format::Json, data.clone(), 2).unwrap();
+        assert_eq!((text, n), to_json_lines(&data).unwrap());
         let mut out = EventWriter::new();
         from_guest(Format::Msgpack, &data, &mut out).unwrap();
         assert_eq!((out.buf.as_slice(), out.count), (data.as_slice(), 2));

@@ -58,7 +58,7 @@ impl WasmFilter {
         let rendered;
         let (events, count) = match format {
             Format::Msgpack => (batch.data, batch.records),
-            Format::Json => match events::to_guest(format, batch.data.into(), None) {
+            Format::Json => match events::to_json_lines(batch.data) {
                 Ok((text, n)) => {
                     rendered = text;
                     (&rendered[..], n as usize)

@@ -134,16 +134,7 @@ impl Input for WasmInput {
                     ctx.emit(&tag, &w.buf, w.count).await;
                 }
             }
-            let runner = self.runner.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                runner
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .env
-                    .state
-                    .flush();
-            })
-            .await;
+            super::runner::flush_state(self.runner.clone()).await;
             Ok(())
         })
     }

@@ -36,7 +36,7 @@ impl WasmOutput {
 fn flush(runner: &Mutex<Runner>, tag: String, data: Vec<u8>, records: usize) -> FlushResult {
     let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
     r.begin();
-    let (events, count) = match events::to_guest(r.format(), data.into(), Some(records)) {
+    let (events, count) = match events::to_guest(r.format(), data, records) {
         Ok(x) => x,
         Err(e) => {
             r.log_failure(format_args!("cannot encode a chunk of {tag}: {e}"));
@@ -79,17 +79,6 @@ impl Output for WasmOutput {
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        let runner = self.runner.clone();
-        Box::pin(async move {
-            let _ = tokio::task::spawn_blocking(move || {
-                runner
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .env
-                    .state
-                    .flush();
-            })
-            .await;
-        })
+        Box::pin(super::runner::flush_state(self.runner.clone()))
     }
 }

@@ -365,6 +365,20 @@ impl Drop for Runner {
     }
 }
 
+/// Writes an instance's state to disk, on a blocking thread (sled's flush waits on I/O): what
+/// inputs and outputs do when they stop.
+pub async fn flush_state(runner: Arc<Mutex<Runner>>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .env
+            .state
+            .flush();
+    })
+    .await;
+}
+
 /// A call that took this long makes the instance's next calls hand off (see [`paced`]).
 const SLOW_CALL: Duration = Duration::from_millis(1);
 /// How many calls hand off after a slow one.
